@@ -1,0 +1,1 @@
+"""Downstream evaluation: upstreams, heads, metrics and result tables."""

@@ -1,0 +1,148 @@
+"""``lebench``: one program for the whole toolkit. ``lebench <command> --help`` for details."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lebench import REPO_ROOT
+from lebench.errors import UserError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lebench",
+        description="Pretrain, evaluate and publish French wav2vec2 models (LeBenchmark).",
+        epilog="Typical flow: demo-corpus / prepare -> manifest -> pretrain -> probe -> report.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the embedded demo corpus")
+    p.add_argument("--workdir", type=Path, default=REPO_ROOT / "runs" / "demo")
+    p.add_argument("--corpus-dir", type=Path, default=REPO_ROOT / "data" / "demo_corpus")
+    p.add_argument("--fresh", action="store_true", help="recompute everything but the corpus")
+    p.add_argument("--verbose", action="store_true", help="show fairseq's own log lines")
+    p.set_defaults(run=_demo)
+
+    p = sub.add_parser("demo-corpus", help="synthesise the demo corpus with espeak-ng")
+    p.add_argument("out", type=Path)
+    p.add_argument("--force", action="store_true", help="rebuild even if complete")
+    p.set_defaults(run=_demo_corpus)
+
+    p = sub.add_parser("prepare", help="normalise a corpus to 16 kHz mono WAV + utterance records")
+    p.add_argument("corpus_dir", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--reader", default="generic", help="corpus reader (default: generic)")
+    p.add_argument("--name", help="corpus name (default: the folder name)")
+    p.add_argument("--min-duration", type=float, default=1.0, help="seconds (default 1)")
+    p.add_argument("--max-duration", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument("--workers", type=int, help="processes (default: all cores, at most 8)")
+    p.add_argument("--strict", action="store_true", help="any rejected input is an error")
+    p.set_defaults(run=_prepare)
+
+    p = sub.add_parser("manifest", help="write fairseq manifests (+ label files) from records")
+    p.add_argument("records", type=Path, help="utterances.jsonl written by `lebench prepare`")
+    p.add_argument("out", type=Path)
+    p.add_argument("--split", default="train=0.98,valid=0.02", help="fractions per split")
+    p.add_argument("--by", default="utterance", choices=["utterance", "speaker"],
+                   help="what a split assigns: utterances, or whole speakers")
+    p.add_argument("--stratify", help="keep this label's proportions in every split (e.g. gender)")
+    p.add_argument("--labels", default="", help="comma-separated labels to write (e.g. gender)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--skip-bad", action="store_true",
+                   help="leave unusable audio out (listed in rejects.tsv) instead of failing")
+    p.set_defaults(run=_manifest)
+
+    p = sub.add_parser("pretrain", help="pretrain a model of configs/pretrain with fairseq-hydra-train")
+    p.add_argument("config", help="config name, e.g. demo or 1K-base")
+    p.add_argument("--data", type=Path, required=True, help="folder with train.tsv and valid.tsv")
+    p.add_argument("--save-dir", type=Path, required=True)
+    p.add_argument("--no-audio-check", action="store_true", help="skip the header check of every file")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.max_update=10")
+    p.set_defaults(run=_pretrain)
+
+    p = sub.add_parser("probe", help="train and score a downstream probe on frozen features")
+    p.add_argument("config", help="config name of configs/downstream, e.g. gender")
+    p.add_argument("--data", type=Path, required=True, help="manifests with label files")
+    p.add_argument("--upstream", required=True, help="fairseq wav2vec2 checkpoint, or 'mfb'")
+    p.add_argument("--name", help="upstream name in the tables (default: from --upstream)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the probe's checkpoints")
+    p.add_argument("--results", type=Path, required=True, help="results store (.jsonl)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.lr=[0.01]")
+    p.set_defaults(run=_probe)
+
+    p = sub.add_parser("report", help="print the results table of a results store")
+    p.add_argument("results", type=Path)
+    p.add_argument("--split", default="test")
+    p.add_argument("--csv", action="store_true", help="CSV instead of markdown")
+    p.set_defaults(run=_report)
+
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except UserError as e:
+        print(f"lebench {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"lebench {args.command}: interrupted; run it again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _demo(a) -> None:
+    from lebench.demo import run_demo
+    run_demo(a.workdir, a.corpus_dir, fresh=a.fresh, verbose=a.verbose)
+
+
+def _demo_corpus(a) -> None:
+    from manifests.demo.build import build_demo_corpus
+    print(build_demo_corpus(a.out, force=a.force))
+
+
+def _prepare(a) -> None:
+    from manifests.corpora import READERS
+    from manifests.prepare import prepare
+    if a.reader not in READERS:
+        raise UserError(f"unknown reader {a.reader!r}; available: {', '.join(READERS)}")
+    if not a.corpus_dir.is_dir():
+        raise UserError(f"{a.corpus_dir}: corpus folder not found")
+    s = prepare(READERS[a.reader](a.corpus_dir, corpus=a.name), a.out, min_duration=a.min_duration,
+                max_duration=a.max_duration, workers=a.workers, strict=a.strict)
+    print(f"kept {s.kept} utterances ({s.hours:.2f} h) -> {s.records}; "
+          f"rejected {s.rejected} -> {s.rejects}")
+
+
+def _manifest(a) -> None:
+    from manifests.fairseq_manifest import parse_fractions, split_records, write_manifests
+    from manifests.records import read_records
+    splits = split_records(list(read_records(a.records)), parse_fractions(a.split), a.seed,
+                           by=a.by, stratify=a.stratify)
+    labels = [x for x in a.labels.split(",") if x]
+    counts = write_manifests(splits, a.out, labels=labels, skip_bad=a.skip_bad)
+    print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" -> {a.out}")
+
+
+def _pretrain(a) -> None:
+    from pretrain.launch import pretrain
+    print(pretrain(a.config, a.data, a.save_dir, a.overrides, check_audio=not a.no_audio_check))
+
+
+def _probe(a) -> None:
+    from downstream.probe import run_probe
+    name = a.name or ("MFB" if a.upstream == "mfb" else Path(a.upstream).stem)
+    for r in run_probe(a.config, a.data, a.upstream, name, a.out, a.results, a.seed,
+                       overrides=a.overrides):
+        print(f"{r.task} {r.split} {r.metric}: {100 * r.value:.1f}% "
+              f"[{100 * r.low:.1f}, {100 * r.high:.1f}] ({r.utterances} utterances)")
+
+
+def _report(a) -> None:
+    from downstream.results import read_results, table, to_csv, to_markdown
+    if not a.results.is_file():
+        raise UserError(f"{a.results}: results store not found")
+    header, rows = table(read_results(a.results), split=a.split)
+    print((to_csv if a.csv else to_markdown)(header, rows), end="")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Run fairseq's own ``fairseq-hydra-train`` with this package as user dir.
+
+Checks first what fairseq would get wrong silently: fairseq registers its schema under any
+``--config-name``, so a misspelt name would train the bare defaults instead of failing.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from lebench import CONFIG_DIR, PLUGIN_DIR
+from lebench.errors import UserError
+
+_UPDATES = re.compile(r'"num_updates": "(\d+)"')
+
+
+def available_configs(config_dir: Path) -> list[str]:
+    return sorted(p.stem for p in config_dir.glob("*.yaml"))
+
+
+def config_path(kind: str, name: str) -> Path:
+    """The YAML of config ``name`` under ``configs/<kind>``, or a UserError listing the valid names."""
+    config_dir = CONFIG_DIR / kind
+    path = config_dir / f"{name}.yaml"
+    if not path.is_file():
+        raise UserError(f"config {name!r} not found in {config_dir}; available: "
+                        f"{', '.join(available_configs(config_dir))}")
+    return path
+
+
+def fairseq_hydra_train(kind: str, name: str, overrides: list[str], run_dir: Path,
+                        quiet: bool = False) -> Path:
+    """Train; return the log file. Output goes to ``run_dir/train.log``, and to the console
+    unless ``quiet`` (then a progress bar counts updates)."""
+    config = config_path(kind, name)
+    exe = Path(sys.executable).with_name("fairseq-hydra-train")
+    exe = str(exe) if exe.is_file() else shutil.which("fairseq-hydra-train")
+    if exe is None:
+        raise UserError("fairseq-hydra-train not found; install the environment with `make venv`")
+    run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [exe, "--config-dir", str(config.parent), "--config-name", name,
+           f"common.user_dir={PLUGIN_DIR}", f"hydra.run.dir={run_dir / 'hydra'}", *overrides]
+    log = run_dir / "train.log"
+    print("$ " + shlex.join(cmd), flush=True)
+    env = dict(os.environ, HYDRA_FULL_ERROR="1", PYTHONWARNINGS="ignore::UserWarning")
+    with open(log, "a", encoding="utf-8") as f, \
+            tqdm(desc=f"{kind} {name}", unit="update", disable=not quiet) as bar:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env, bufsize=1)
+        last = []
+        for line in proc.stdout:
+            f.write(line)
+            last = (last + [line.rstrip()])[-20:]
+            if not quiet:
+                sys.stdout.write(line)
+            elif m := _UPDATES.search(line):
+                bar.update(int(m.group(1)) - bar.n)
+        if proc.wait() != 0:
+            reason = next((l for l in reversed(last) if "Error" in l or "error" in l), last[-1] if last else "")
+            raise UserError(f"fairseq-hydra-train failed (exit {proc.returncode}): {reason.strip()}; "
+                            f"full log: {log}")
+    return log

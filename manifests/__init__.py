@@ -1,0 +1,1 @@
+"""French corpus preparation: readers, audio normalisation, records, fairseq manifests."""

@@ -1,0 +1,73 @@
+"""A lab's own corpus: a folder of audio files plus an optional metadata table.
+
+Layout::
+
+    CORPUS_DIR/
+      metadata.csv | metadata.tsv   optional; one row per utterance
+      any/sub/folders/*.wav|flac|mp3|ogg|opus|sph
+
+Metadata columns: ``path`` (relative to CORPUS_DIR, required when the table exists), and
+optionally ``id``, ``speaker``, ``gender`` (M/F/U, male/female/unknown, homme/femme),
+``transcript``, ``speech_type``, ``licence``, ``start`` and ``end`` (seconds, for segments of
+a longer recording). Any other column becomes a label (``labels[column]``) that downstream
+tasks can be trained on. Without a table every audio file is one utterance whose speaker is
+its parent folder.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterator
+
+from lebench.errors import UserError
+from manifests.records import Utterance
+from manifests.rejects import Reject
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph"}
+KNOWN_COLUMNS = {"path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
+                 "start", "end"}
+GENDER_CODES = {"m": "M", "male": "M", "h": "M", "homme": "M",
+                "f": "F", "female": "F", "femme": "F",
+                "u": "U", "unknown": "U", "": "U"}
+
+
+def read_generic(corpus_dir: str | Path, corpus: str | None = None, licence: str = "unknown",
+                 speech_type: str = "read") -> Iterator[Utterance | Reject]:
+    """Yield one record per utterance (duration 0.0: measured by ``prepare``) or a Reject."""
+    corpus_dir = Path(corpus_dir).resolve()
+    corpus = corpus or corpus_dir.name
+    table = next((corpus_dir / n for n in ("metadata.csv", "metadata.tsv")
+                  if (corpus_dir / n).is_file()), None)
+    if table is None:
+        for path in sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
+            yield Utterance(id=_make_id(path.relative_to(corpus_dir)), audio=str(path),
+                            duration=0.0, speaker=path.parent.name, gender="U",
+                            speech_type=speech_type, corpus=corpus, licence=licence)
+        return
+    with open(table, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f, delimiter="\t" if table.suffix == ".tsv" else ",")
+        if "path" not in (reader.fieldnames or []):
+            raise UserError(f"{table}: no 'path' column (found {reader.fieldnames}); "
+                            "add one with each audio file's path relative to the corpus folder")
+        for lineno, row in enumerate(reader, 2):
+            where = f"{table}:{lineno}"
+            gender = GENDER_CODES.get((row.get("gender") or "").strip().lower())
+            if gender is None:
+                yield Reject(where, f"unknown gender code {row['gender']!r} (use M, F or U)")
+                continue
+            start, end = row.get("start") or None, row.get("end") or None
+            audio = corpus_dir / row["path"]
+            yield Utterance(
+                id=row.get("id") or _make_id(Path(row["path"])),
+                audio=str(audio), duration=0.0,
+                speaker=row.get("speaker") or audio.parent.name, gender=gender,
+                speech_type=row.get("speech_type") or speech_type, corpus=corpus,
+                licence=row.get("licence") or licence,
+                start=float(start) if start else None, end=float(end) if end else None,
+                transcript=row.get("transcript") or None,
+                labels={k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v is not None},
+            )
+
+
+def _make_id(rel: Path) -> str:
+    return "-".join(rel.with_suffix("").parts)

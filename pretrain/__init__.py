@@ -1,0 +1,1 @@
+"""What surrounds a pretraining run: config checks, launching, continued pretraining."""

@@ -1,0 +1,44 @@
+"""lebench: pretrain, evaluate and publish French wav2vec2 models (the LeBenchmark recipe).
+
+fairseq itself is not in ``install_requires``: the distribution we use (ve-fairseq 0.12.3,
+see README "Why ve-fairseq") declares torchaudio, which must not be installed here, so it is
+installed with ``--no-deps`` from ``requirements-fairseq.txt`` and its real runtime
+dependencies are listed below. ``make`` does both steps.
+"""
+from setuptools import find_packages, setup
+
+FAIRSEQ_RUNTIME = [
+    "cffi",
+    "cython",
+    "hydra-core>=1.3.2,<1.4",
+    "omegaconf>=2.3,<2.4",
+    "regex",
+    "sacrebleu>=1.4.12",
+    "bitarray",
+    "scikit-learn",
+    "packaging",
+]
+
+setup(
+    name="lebench",
+    version="0.1.0",
+    description="Reproducible self-supervised speech pretraining and evaluation for French",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["lebench*", "fairseq_ext*", "manifests*", "pretrain*", "downstream*"]),
+    install_requires=[
+        # The CPU wheel pinned here is what the Makefile installs; a looser range would let
+        # pip fetch a newer CUDA build (several GB).
+        "torch==2.13.0",
+        *FAIRSEQ_RUNTIME,
+        "numpy>=1.24",
+        "soundfile>=0.12",
+        "soxr>=0.3",
+        "tqdm",
+        "transformers>=4.40",
+        "safetensors",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["lebench=lebench.cli:main"]},
+)

@@ -1,0 +1,78 @@
+"""The real path: fairseq-hydra-train pretraining -> checkpoint -> probes -> results table."""
+import json
+from pathlib import Path
+
+import torch
+from fairseq import checkpoint_utils
+
+from downstream.probe import run_probe
+from downstream.results import read_results, table, to_markdown
+from downstream.upstream import MFBUpstream, Wav2Vec2Upstream
+from pretrain.launch import pretrain
+
+
+def train_log(save_dir: Path) -> list[dict]:
+    lines = (save_dir / "train.log").read_text().splitlines()
+    return [json.loads(l[l.index("{"):]) for l in lines if "][train][INFO]" in l]
+
+
+def test_pretraining_checkpoint_loads_with_stock_fairseq_loader(demo_checkpoint):
+    state = torch.load(demo_checkpoint, map_location="cpu", weights_only=False)
+    assert state["optimizer_history"][-1]["num_updates"] == 20
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(demo_checkpoint)])
+    assert type(models[0]).__name__ == "Wav2Vec2Model" and cfg.model.encoder_layers == 2
+    assert float(train_log(demo_checkpoint.parent)[-1]["train_loss"]) > 0
+
+
+def test_upstream_hidden_states(demo_checkpoint):
+    up = Wav2Vec2Upstream(demo_checkpoint).eval()
+    wav = torch.randn(2, 32_000)
+    states, frames = up(wav, torch.tensor([32_000, 16_000]))
+    assert len(states) == up.num_states == 3
+    assert all(s.shape == (2, 99, 64) for s in states)
+    assert frames.tolist() == [99, 49]
+    # padding does not leak into the valid frames of the shorter utterance
+    alone, _ = up(wav[1:, :16_000], torch.tensor([16_000]))
+    assert torch.allclose(alone[-1][0], states[-1][1, :49], atol=1e-4)
+    mfb_states, mfb_frames = MFBUpstream()(wav, torch.tensor([32_000, 16_000]))
+    assert mfb_states[0].shape == (2, 198, 80) and mfb_frames.tolist() == [198, 98]
+
+
+def test_pretraining_skips_a_corrupt_file_and_resumes(demo_manifests, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF garbage")
+    root, *lines = (demo_manifests / "train.tsv").read_text().splitlines()
+    rows = [f"{Path(root).relative_to('/') / line}" for line in lines[:40]]
+    rows.append(f"{(tmp_path / 'corrupt.wav').relative_to('/')}\t40000")
+    (data / "train.tsv").write_text("/\n" + "\n".join(rows) + "\n")
+    (data / "valid.tsv").write_text((demo_manifests / "valid.tsv").read_text())
+    common = ["optimization.max_update=6", "checkpoint.save_interval_updates=3",
+              "dataset.validate_interval_updates=3", "common.log_interval=1"]
+    ckpt = pretrain("demo", data, tmp_path / "run", common, check_audio=False, quiet=True)
+    assert "corrupt.wav" in (tmp_path / "run" / "train.log").read_text()
+    assert torch.load(ckpt, weights_only=False)["optimizer_history"][-1]["num_updates"] == 6
+    # a longer schedule on the same save dir resumes from checkpoint_last, not from scratch
+    pretrain("demo", data, tmp_path / "run", [*common[:1], "optimization.max_update=9", *common[1:]],
+             check_audio=False, quiet=True)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "Loaded checkpoint" in log and "num_updates 6" in log.replace('"', "")
+    assert torch.load(ckpt, weights_only=False)["optimizer_history"][-1]["num_updates"] == 9
+
+
+def test_probes_produce_a_results_table(demo_manifests, demo_checkpoint, tmp_path):
+    store = tmp_path / "results.jsonl"
+    fast = ["optimization.max_epoch=2"]
+    for name, upstream in (("demo", str(demo_checkpoint)), ("MFB", "mfb")):
+        results = run_probe("gender", demo_manifests, upstream, name, tmp_path / name, store,
+                            overrides=fast, quiet=True)
+        test = {r.metric: r for r in results if r.split == "test"}
+        assert test["accuracy"].utterances == 96
+        assert 0 <= test["accuracy"].low <= test["accuracy"].value <= test["accuracy"].high <= 1
+    header, rows = table(read_results(store))
+    assert header == ["upstream", "gender accuracy (%)", "gender uar (%)"]
+    assert [r[0] for r in rows] == ["demo", "MFB"]
+    assert "| demo |" in to_markdown(header, rows)
+    probe_state = torch.load(tmp_path / "demo" / "checkpoint_best.pt", weights_only=False)
+    weights = probe_state["model"]["featurizer.weights"]
+    assert weights.shape == (3,) and not torch.allclose(weights, torch.zeros(3))  # it learnt
