@@ -38,6 +38,7 @@ setup(
         "tqdm",
         "transformers>=4.40",
         "safetensors",
+        "pyarrow",  # fairseq keeps manifest paths in Arrow arrays: far less memory per worker
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": ["lebench=lebench.cli:main"]},

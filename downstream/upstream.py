@@ -48,8 +48,20 @@ class Wav2Vec2Upstream(Upstream):
         self.layer_norm_first = bool(model.encoder.layer_norm_first)
         self.num_states = len(model.encoder.layers) + 1
         self.dim = model.encoder.embedding_dim
+        # The base family's group norm spans the whole (padded) time axis, so padding would
+        # change a shorter utterance's features: such models see one utterance at a time.
+        self.pad_sensitive = cfg.model.get("extractor_mode", "default") == "default"
 
     def forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
+        if self.pad_sensitive and bool((lengths != lengths[0]).any()):
+            outs = [self._forward(w[None, :n], n[None]) for w, n in zip(wav, lengths)]
+            frames = max(o[0][0].size(1) for o in outs)
+            states = [torch.cat([F.pad(o[0][i], (0, 0, 0, frames - o[0][i].size(1))) for o in outs])
+                      for i in range(self.num_states)]
+            return states, torch.cat([o[1] for o in outs])
+        return self._forward(wav, lengths)
+
+    def _forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
         if self.normalize:  # the waveform layer norm of task.normalize, over valid samples only
             wav = torch.stack([_normalise(w, int(n)) for w, n in zip(wav, lengths)])
         padding = torch.arange(wav.size(1), device=wav.device)[None, :] >= lengths[:, None]
@@ -84,7 +96,7 @@ class MFBUpstream(Upstream):
         spec = torch.stft(wav, self.n_fft, self.hop, self.win, self.window, center=False,
                           return_complex=True).abs().pow(2)
         feats = torch.matmul(self.mel, spec).clamp_min(1e-10).log().transpose(1, 2)
-        frame_lengths = ((lengths - self.win) // self.hop + 1).clamp(min=1, max=feats.size(1))
+        frame_lengths = ((lengths - self.n_fft) // self.hop + 1).clamp(min=1, max=feats.size(1))
         return [feats], frame_lengths
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_report)
 
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("fairseq").setLevel(logging.WARNING)  # fairseq's INFO/DEBUG go to train.log
     try:
         args.run(args)
     except UserError as e:

@@ -51,7 +51,7 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
 
     store = workdir / "results.jsonl"
     for name, upstream in (("wav2vec2-demo", str(checkpoint)), ("MFB", "mfb")):
-        _stage(5, f"gender probe on frozen {name} features", workdir / "downstream" / name)
+        _stage(5, f"gender probe on frozen {name} features", workdir / "downstream" / "gender" / name)
         run_probe("gender", workdir / "manifests", upstream, name,
                   workdir / "downstream" / "gender" / name, store, quiet=quiet)
 

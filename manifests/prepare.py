@@ -42,8 +42,15 @@ def prepare(items: Iterable[Utterance | Reject], out_dir: str | Path, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     rejects: list[Reject] = []
     todo: list[Utterance] = []
+    seen: set[str] = set()
     for item in items:
-        (rejects if isinstance(item, Reject) else todo).append(item)
+        if isinstance(item, Reject):
+            rejects.append(item)
+        elif item.id in seen:  # two utterances would write the same output file
+            rejects.append(Reject(item.audio, f"duplicate utterance id {item.id!r}"))
+        else:
+            seen.add(item.id)
+            todo.append(item)
     jobs = [(u, out_dir, min_duration, max_duration) for u in todo]
     workers = workers or min(len(os.sched_getaffinity(0)), 8)
     kept: list[Utterance] = []

@@ -31,11 +31,12 @@ def test_upstream_hidden_states(demo_checkpoint):
     assert len(states) == up.num_states == 3
     assert all(s.shape == (2, 99, 64) for s in states)
     assert frames.tolist() == [99, 49]
-    # padding does not leak into the valid frames of the shorter utterance
+    # a batch gives each utterance exactly the features it gets alone (base models' group
+    # norm would otherwise see the padding)
     alone, _ = up(wav[1:, :16_000], torch.tensor([16_000]))
-    assert torch.allclose(alone[-1][0], states[-1][1, :49], atol=1e-4)
+    assert all(torch.allclose(a[0], s[1, :49], atol=1e-5) for a, s in zip(alone, states))
     mfb_states, mfb_frames = MFBUpstream()(wav, torch.tensor([32_000, 16_000]))
-    assert mfb_states[0].shape == (2, 198, 80) and mfb_frames.tolist() == [198, 98]
+    assert mfb_states[0].shape == (2, 197, 80) and mfb_frames.tolist() == [197, 97]
 
 
 def test_pretraining_skips_a_corrupt_file_and_resumes(demo_manifests, tmp_path):
@@ -56,7 +57,7 @@ def test_pretraining_skips_a_corrupt_file_and_resumes(demo_manifests, tmp_path):
     pretrain("demo", data, tmp_path / "run", [*common[:1], "optimization.max_update=9", *common[1:]],
              check_audio=False, quiet=True)
     log = (tmp_path / "run" / "train.log").read_text()
-    assert "Loaded checkpoint" in log and "num_updates 6" in log.replace('"', "")
+    assert "Loaded checkpoint" in log and "@ 6 updates" in log
     assert torch.load(ckpt, weights_only=False)["optimizer_history"][-1]["num_updates"] == 9
 
 

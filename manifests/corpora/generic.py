@@ -57,8 +57,11 @@ def read_generic(corpus_dir: str | Path, corpus: str | None = None, licence: str
                 continue
             start, end = row.get("start") or None, row.get("end") or None
             audio = corpus_dir / row["path"]
+            uid = row.get("id") or _make_id(Path(row["path"]))
+            if start and not row.get("id"):  # segments of one recording need ids of their own
+                uid += f"-{round(float(start) * 1000):07d}-{round(float(end or 0) * 1000):07d}"
             yield Utterance(
-                id=row.get("id") or _make_id(Path(row["path"])),
+                id=uid,
                 audio=str(audio), duration=0.0,
                 speaker=row.get("speaker") or audio.parent.name, gender=gender,
                 speech_type=row.get("speech_type") or speech_type, corpus=corpus,
