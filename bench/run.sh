@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Benchmarks of issue 3, as reported in bench/README.md. Run from the repository root:
+#   bash bench/run.sh            (or: make bench)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+echo "== demo, second use, cached (everything reused, table rebuilt)"
+$PY bench/peak.py make demo > /dev/null
+echo "== demo, second use, fresh work dir (corpus and venv reused; normalise, manifests, pretraining, probes recomputed)"
+$PY bench/peak.py .venv/bin/lebench demo --fresh > /dev/null
+echo "== test suite, later use"
+$PY bench/peak.py make test > /dev/null
