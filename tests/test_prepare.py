@@ -1,4 +1,5 @@
 import csv
+import os
 
 import pytest
 import soundfile as sf
@@ -71,10 +72,10 @@ def test_prepare_resumes_without_redecoding(tmp_path):
     corpus = lab_corpus(tmp_path / "lab")
     s1 = prepare(read_generic(corpus), tmp_path / "out", workers=1, progress=False)
     done = {u.audio: sf.info(u.audio) for u in read_records(s1.records)}
-    stamps = {a: __import__("os").stat(a).st_mtime_ns for a in done}
+    stamps = {a: os.stat(a).st_mtime_ns for a in done}
     s2 = prepare(read_generic(corpus), tmp_path / "out", workers=1, progress=False)
     assert [u.audio for u in read_records(s2.records)] == list(done)
-    assert all(__import__("os").stat(a).st_mtime_ns == t for a, t in stamps.items())
+    assert all(os.stat(a).st_mtime_ns == t for a, t in stamps.items())
     assert not list((tmp_path / "out").rglob(".*.partial"))
 
 
