@@ -51,9 +51,9 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
 
     store = workdir / "results.jsonl"
     for name, upstream in (("wav2vec2-demo", str(checkpoint)), ("MFB", "mfb")):
-        _stage(5, f"gender probe on frozen {name} features", workdir / "downstream" / "gender" / name)
-        run_probe("gender", workdir / "manifests", upstream, name,
-                  workdir / "downstream" / "gender" / name, store, quiet=quiet)
+        probe_dir = workdir / "downstream" / "gender" / name
+        _stage(5, f"gender probe on frozen {name} features", probe_dir)
+        run_probe("gender", workdir / "manifests", upstream, name, probe_dir, store, quiet=quiet)
 
     header, rows = table(read_results(store), split="test")
     markdown = to_markdown(header, rows)

@@ -55,18 +55,19 @@ def read_generic(corpus_dir: str | Path, corpus: str | None = None, licence: str
             if gender is None:
                 yield Reject(where, f"unknown gender code {row['gender']!r} (use M, F or U)")
                 continue
-            start, end = row.get("start") or None, row.get("end") or None
+            start = float(row["start"]) if row.get("start") else None
+            end = float(row["end"]) if row.get("end") else None
             audio = corpus_dir / row["path"]
             uid = row.get("id") or _make_id(Path(row["path"]))
-            if start and not row.get("id"):  # segments of one recording need ids of their own
-                uid += f"-{round(float(start) * 1000):07d}-{round(float(end or 0) * 1000):07d}"
+            if start is not None and not row.get("id"):  # segments of one recording need ids of their own
+                uid += f"-{round(start * 1000):07d}-{round((end or 0) * 1000):07d}"
             yield Utterance(
                 id=uid,
                 audio=str(audio), duration=0.0,
                 speaker=row.get("speaker") or audio.parent.name, gender=gender,
                 speech_type=row.get("speech_type") or speech_type, corpus=corpus,
                 licence=row.get("licence") or licence,
-                start=float(start) if start else None, end=float(end) if end else None,
+                start=start, end=end,
                 transcript=row.get("transcript") or None,
                 labels={k: v for k, v in row.items() if k not in KNOWN_COLUMNS and v is not None},
             )
