@@ -27,6 +27,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["lebench*", "fairseq_ext*", "manifests*", "pretrain*", "downstream*"]),
+    package_data={"manifests": ["corpora/seed_table.tsv", "demo/sentences.tsv"]},
     install_requires=[
         # The CPU wheel pinned here is what the Makefile installs; a looser range would let
         # pip fetch a newer CUDA build (several GB).
@@ -36,6 +37,7 @@ setup(
         "soundfile>=0.12",
         "soxr>=0.3",
         "tqdm",
+        "PyYAML",
         "transformers>=4.40",
         "safetensors",
         "pyarrow",  # fairseq keeps manifest paths in Arrow arrays: far less memory per worker

@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lebench",
         description="Pretrain, evaluate and publish French wav2vec2 models (LeBenchmark).",
-        epilog="Typical flow: demo-corpus / prepare -> manifest -> pretrain -> probe -> report.")
+        epilog="Typical flow: prepare (per corpus) -> compose or manifest -> pretrain -> probe -> report.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
 
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded demo corpus")
@@ -29,16 +29,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="rebuild even if complete")
     p.set_defaults(run=_demo_corpus)
 
+    p = sub.add_parser("corpora", help="list the corpus readers, their layouts and sources")
+    p.add_argument("name", nargs="?", help="show one reader's full documentation")
+    p.set_defaults(run=_corpora)
+
     p = sub.add_parser("prepare", help="normalise a corpus to 16 kHz mono WAV + utterance records")
-    p.add_argument("corpus_dir", type=Path)
-    p.add_argument("out", type=Path)
-    p.add_argument("--reader", default="generic", help="corpus reader (default: generic)")
-    p.add_argument("--name", help="corpus name (default: the folder name)")
+    p.add_argument("corpus_dir", type=Path, help="the corpus folder, as distributed")
+    p.add_argument("out", type=Path, help="output folder (for compositions: PREPARED/<reader>)")
+    p.add_argument("--reader", default="generic", help="corpus reader, see `lebench corpora`")
+    p.add_argument("--name", help="corpus name for the generic reader (default: the folder name)")
     p.add_argument("--min-duration", type=float, default=1.0, help="seconds (default 1)")
     p.add_argument("--max-duration", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument("--no-split-long", action="store_true",
+                   help="reject untranscribed recordings over --max-duration instead of cutting them")
     p.add_argument("--workers", type=int, help="processes (default: all cores, at most 8)")
     p.add_argument("--strict", action="store_true", help="any rejected input is an error")
     p.set_defaults(run=_prepare)
+
+    p = sub.add_parser("compose", help="pretraining manifests + statistics for a composition (1K ... 14K)")
+    p.add_argument("composition", help="name in configs/corpora (1K, 2.7K, 3K, 7K, 14K) or a YAML path")
+    p.add_argument("--prepared", type=Path, required=True, help="folder with one prepared folder per corpus")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--valid", type=float, default=0.01, help="fraction of utterances for valid.tsv")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--no-audio-check", action="store_true", help="trust the records' durations")
+    p.set_defaults(run=_compose)
+
+    p = sub.add_parser("stats", help="the seed table's statistics for prepared corpora")
+    p.add_argument("records", type=Path, nargs="*", help="utterances.jsonl files or prepared folders")
+    p.add_argument("--composition", help="read its corpora from --prepared and add a total row")
+    p.add_argument("--prepared", type=Path, help="folder with one prepared folder per corpus")
+    p.add_argument("--compare", action="store_true", help="list every figure that differs from the seed")
+    p.add_argument("--csv", type=Path, help="also write the table as CSV")
+    p.set_defaults(run=_stats)
 
     p = sub.add_parser("manifest", help="write fairseq manifests (+ label files) from records")
     p.add_argument("records", type=Path, help="utterances.jsonl written by `lebench prepare`")
@@ -102,6 +125,19 @@ def _demo_corpus(a) -> None:
     print(build_demo_corpus(a.out, force=a.force))
 
 
+def _corpora(a) -> None:
+    import inspect
+    from manifests.corpora import READERS
+    if a.name:
+        if a.name not in READERS:
+            raise UserError(f"unknown reader {a.name!r}; available: {', '.join(READERS)}")
+        reader = READERS[a.name]
+        print(f"{inspect.getdoc(reader)}\n\n{inspect.getdoc(inspect.getmodule(reader))}")
+        return
+    for name, reader in READERS.items():
+        print(f"{name:24s} {(inspect.getdoc(reader) or '').splitlines()[0]}")
+
+
 def _prepare(a) -> None:
     from manifests.corpora import READERS
     from manifests.prepare import prepare
@@ -109,10 +145,53 @@ def _prepare(a) -> None:
         raise UserError(f"unknown reader {a.reader!r}; available: {', '.join(READERS)}")
     if not a.corpus_dir.is_dir():
         raise UserError(f"{a.corpus_dir}: corpus folder not found")
-    s = prepare(READERS[a.reader](a.corpus_dir, corpus=a.name), a.out, min_duration=a.min_duration,
-                max_duration=a.max_duration, workers=a.workers, strict=a.strict)
-    print(f"kept {s.kept} utterances ({s.hours:.2f} h) -> {s.records}; "
-          f"rejected {s.rejected} -> {s.rejects}")
+    reader = READERS[a.reader]
+    items = reader(a.corpus_dir, corpus=a.name) if a.reader == "generic" else reader(a.corpus_dir)
+    print(prepare(items, a.out, min_duration=a.min_duration, max_duration=a.max_duration,
+                  split_long=not a.no_split_long, workers=a.workers, strict=a.strict))
+
+
+def _compose(a) -> None:
+    from manifests.compose import compose
+    from manifests.compositions import load_composition
+    counts = compose(load_composition(a.composition), a.prepared, a.out, a.valid, a.seed,
+                     check_audio=not a.no_audio_check)
+    print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f" -> {a.out} (stats.md, stats.csv)")
+
+
+def _stats(a) -> None:
+    import itertools
+    from manifests.compose import records_of
+    from manifests.compositions import load_composition
+    from manifests.records import read_records
+    from manifests.stats import compare, report, seed_figures, to_csv, to_markdown
+    paths = [p / "utterances.jsonl" if p.is_dir() else p for p in a.records]
+    composition = None
+    if a.composition:
+        if not a.prepared:
+            raise UserError("--composition needs --prepared (the folder of prepared corpora)")
+        composition = load_composition(a.composition)
+        paths += records_of(composition, a.prepared)
+    if not paths:
+        raise UserError("give utterances.jsonl files, prepared folders, or --composition")
+    rows = report(itertools.chain.from_iterable(read_records(p) for p in paths),
+                  composition.name if composition else None)
+    print(to_markdown(rows), end="")
+    if a.csv:
+        a.csv.write_text(to_csv(rows), encoding="utf-8")
+    if a.compare:
+        seed = seed_figures()
+        diffs = []
+        for row in rows:
+            if row["corpus"] in seed:
+                diffs += compare(row, seed[row["corpus"]])
+            elif composition and row["corpus"] == f"total {composition.name}":
+                diffs += compare(row, composition.seed_total)
+            else:
+                diffs.append(f"{row['corpus']}: not in the seed table, not compared")
+        print("\nCompared with the seed table: " +
+              ("every figure matches." if not diffs else f"{len(diffs)} differences:\n  " +
+               "\n  ".join(diffs)))
 
 
 def _manifest(a) -> None:

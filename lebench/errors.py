@@ -8,6 +8,6 @@ class UserError(Exception):
 class AudioError(UserError):
     """An audio file that cannot be used as it is."""
 
-    def __init__(self, path, reason: str, fix: str):
-        self.path, self.reason, self.fix = str(path), reason, fix
+    def __init__(self, path, reason: str, fix: str, kind: str = "unreadable"):
+        self.path, self.reason, self.fix, self.kind = str(path), reason, fix, kind
         super().__init__(f"{path}: {reason}; {fix}")

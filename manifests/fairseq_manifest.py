@@ -105,7 +105,7 @@ def write_manifests(splits: dict[str, list[Utterance]], out_dir: str | Path,
                 try:
                     checked[name].append((r, check_model_ready(r.audio).frames))
                 except AudioError as e:
-                    rejects.append(Reject(e.path, f"{e.reason}; {e.fix}"))
+                    rejects.append(Reject(e.path, f"{e.reason}; {e.fix}", e.kind))
                 bar.update()
     if rejects and not skip_bad:
         more = f" (and {len(rejects) - 1} more)" if len(rejects) > 1 else ""

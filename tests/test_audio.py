@@ -16,7 +16,7 @@ def test_probe_reads_header(tmp_path):
 
 @pytest.mark.parametrize("make, reason", [
     (lambda p: p, "file not found"),
-    (lambda p: (p.write_bytes(b""), p)[1], "unreadable audio"),
+    (lambda p: (p.write_bytes(b""), p)[1], "empty file"),
     (lambda p: (p.write_bytes(b"RIFF\x10\x00\x00\x00WAVEgarbage"), p)[1], "unreadable audio"),
 ])
 def test_probe_names_file_and_reason(tmp_path, make, reason):
@@ -25,6 +25,31 @@ def test_probe_names_file_and_reason(tmp_path, make, reason):
         probe(path)
     assert e.value.path == str(path) and reason in e.value.reason
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("subtype, channels, extra", [
+    ("PCM_16", 1, None), ("PCM_24", 2, None), ("FLOAT", 1, None), ("PCM_16", 1, "list"),
+    ("PCM_U8", 3, None)])
+def test_fast_wav_header_agrees_with_libsndfile(tmp_path, subtype, channels, extra):
+    path = write_tone(tmp_path / "a.wav", rate=22_050, seconds=1.3, channels=channels,
+                      subtype=subtype)
+    if extra == "list":  # a LIST chunk before the data, as many editors write
+        data = path.read_bytes()
+        chunk = b"LIST" + (14).to_bytes(4, "little") + b"INFOISFT" + (2).to_bytes(4, "little") + b"ab"
+        i = data.index(b"data")
+        path.write_bytes(data[:4] + (len(data) - 8 + len(chunk)).to_bytes(4, "little")
+                         + data[8:i] + chunk + data[i:])
+    info, ref = probe(path), sf.info(str(path))
+    assert (info.sample_rate, info.channels, info.frames) == (ref.samplerate, ref.channels, ref.frames)
+    assert info.pcm16_wav == (subtype == "PCM_16")
+
+
+def test_truncated_wav_is_reported_as_truncated(tmp_path):
+    path = write_tone(tmp_path / "a.wav", seconds=2.0)
+    path.write_bytes(path.read_bytes()[:30_000])
+    with pytest.raises(AudioError, match="truncated") as e:
+        probe(path)
+    assert e.value.kind == "truncated"
 
 
 def test_truncated_flac_is_rejected(tmp_path):

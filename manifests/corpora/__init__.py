@@ -1,4 +1,44 @@
-"""Corpus readers: ``read_<corpus>(corpus_dir, ...)`` yields Utterance records or Rejects."""
-from manifests.corpora.generic import read_generic
+"""Corpus readers: ``read_<corpus>(corpus_dir)`` yields Utterance records or Rejects.
 
-READERS = {"generic": read_generic}
+Every reader takes the corpus folder as distributed (see each module's docstring for the
+layout it expects and where the corpus is obtained) and has the same signature, so
+``lebench prepare CORPUS_DIR OUT --reader NAME`` works for all of them.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from manifests.corpora.epac import read_epac
+from manifests.corpora.files import (read_african_accented_french, read_att_hack, read_audiocite,
+                                     read_cafe, read_gemep, read_mass, read_niger_mali)
+from manifests.corpora.generic import read_generic
+from manifests.corpora.mls import read_mls_french
+from manifests.corpora.textgrid import read_mpf, read_nccf
+from manifests.corpora.transcriber import read_cfpp2000, read_eslo2, read_portmedia, read_tcof
+from manifests.corpora.voxpopuli import read_voxpopuli_transcribed, read_voxpopuli_unlabelled
+
+Reader = Callable[..., Iterator]
+
+# The seed table's 17 corpora, in its order.
+SEED_READERS: dict[str, Reader] = {
+    "mls_french": read_mls_french,
+    "epac": read_epac,
+    "african_accented_french": read_african_accented_french,
+    "att_hack": read_att_hack,
+    "cafe": read_cafe,
+    "cfpp2000": read_cfpp2000,
+    "eslo2": read_eslo2,
+    "gemep": read_gemep,
+    "mpf": read_mpf,
+    "portmedia": read_portmedia,
+    "tcof": read_tcof,
+    "mass": read_mass,
+    "nccf": read_nccf,
+    "voxpopuli_unlabelled": read_voxpopuli_unlabelled,
+    "voxpopuli_transcribed": read_voxpopuli_transcribed,
+    "audiocite": read_audiocite,
+    "niger_mali": read_niger_mali,
+}
+READERS: dict[str, Reader] = {"generic": read_generic, **SEED_READERS}
+
+__all__ = ["READERS", "SEED_READERS", "read_generic"]

@@ -16,33 +16,32 @@ its parent folder.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Iterator
 
 from lebench.errors import UserError
+from manifests.corpora.common import audio_files, gender_code
 from manifests.records import Utterance
 from manifests.rejects import Reject
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph"}
 KNOWN_COLUMNS = {"path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
                  "start", "end"}
-GENDER_CODES = {"m": "M", "male": "M", "h": "M", "homme": "M",
-                "f": "F", "female": "F", "femme": "F",
-                "u": "U", "unknown": "U", "": "U"}
 
 
 def read_generic(corpus_dir: str | Path, corpus: str | None = None, licence: str = "unknown",
                  speech_type: str = "read") -> Iterator[Utterance | Reject]:
-    """Yield one record per utterance (duration 0.0: measured by ``prepare``) or a Reject."""
+    """A lab's own corpus: audio files + optional metadata.csv/tsv (no code to write)."""
     corpus_dir = Path(corpus_dir).resolve()
     corpus = corpus or corpus_dir.name
     table = next((corpus_dir / n for n in ("metadata.csv", "metadata.tsv")
                   if (corpus_dir / n).is_file()), None)
     if table is None:
-        for path in sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
-            yield Utterance(id=_make_id(path.relative_to(corpus_dir)), audio=str(path),
-                            duration=0.0, speaker=path.parent.name, gender="U",
-                            speech_type=speech_type, corpus=corpus, licence=licence)
+        skip = len(str(corpus_dir)) + 1
+        for path in map(str, audio_files(corpus_dir)):  # string ops: millions of files
+            yield Utterance(id=os.path.splitext(path[skip:])[0].replace(os.sep, "-"), audio=path,
+                            duration=0.0, speaker=os.path.basename(os.path.dirname(path)),
+                            gender="U", speech_type=speech_type, corpus=corpus, licence=licence)
         return
     with open(table, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f, delimiter="\t" if table.suffix == ".tsv" else ",")
@@ -51,9 +50,10 @@ def read_generic(corpus_dir: str | Path, corpus: str | None = None, licence: str
                             "add one with each audio file's path relative to the corpus folder")
         for lineno, row in enumerate(reader, 2):
             where = f"{table}:{lineno}"
-            gender = GENDER_CODES.get((row.get("gender") or "").strip().lower())
+            gender = gender_code(row.get("gender"))
             if gender is None:
-                yield Reject(where, f"unknown gender code {row['gender']!r} (use M, F or U)")
+                yield Reject(where, f"unknown gender code {row['gender']!r} (use M, F or U)",
+                             "unknown_gender")
                 continue
             start = float(row["start"]) if row.get("start") else None
             end = float(row["end"]) if row.get("end") else None

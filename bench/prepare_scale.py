@@ -1,0 +1,109 @@
+"""Corpus preparation benchmarks (issue 4). Each subcommand is one measured process.
+
+    make DIR N            write N short 16 kHz mono 16-bit WAV files (1.0-2.0 s) under DIR
+    baseline DIR          serial loop reading each header with soundfile.info, as fairseq's
+                          examples/wav2vec/wav2vec_manifest.py does (its walk: glob.iglob)
+    ours DIR OUT          `prepare` with the generic reader on 2 workers: records + rejects
+    codecs DIR N SECONDS  write N 44.1 kHz stereo MP3 and FLAC files of SECONDS each
+    normalise DIR OUT W   `prepare` those files (decode, downmix, resample to 16 kHz) on W workers
+
+Each prints one JSON line: files, seconds, files per second (and audio seconds per second
+per worker for ``normalise``). Run through bench/peak.py for peak memory; see bench/README.md.
+"""
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from manifests.corpora import read_generic  # noqa: E402
+from manifests.prepare import prepare  # noqa: E402
+
+
+def _wav_bytes(seconds: float, seed: int, rate: int = 16_000) -> bytes:
+    rng = np.random.default_rng(seed)
+    wav = 0.1 * rng.standard_normal(int(rate * seconds)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, wav, rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def make(root: Path, n: int) -> None:
+    templates = [_wav_bytes(1.0 + i / 10, i) for i in range(11)]
+    for i in range(n):
+        folder = root / f"spk{i // 1000:04d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"utt{i:07d}.wav").write_bytes(templates[i % len(templates)])
+    print(json.dumps({"made": n, "dir": str(root)}))
+
+
+def baseline(root: Path) -> None:
+    start = time.monotonic()
+    n, frames = 0, 0
+    for path in glob.iglob(os.path.join(root, "**/*.wav"), recursive=True):
+        frames += sf.info(path).frames
+        n += 1
+    secs = time.monotonic() - start
+    print(json.dumps({"what": "baseline soundfile.info loop", "files": n, "seconds": round(secs, 2),
+                      "files_per_s": round(n / secs), "audio_h": round(frames / 16_000 / 3600, 2)}))
+
+
+def ours(root: Path, out: Path, workers: int = 2) -> None:
+    start = time.monotonic()
+    s = prepare(read_generic(root), out, workers=workers, progress=False)
+    secs = time.monotonic() - start
+    print(json.dumps({"what": f"lebench prepare, {workers} workers", "files": s.kept + s.rejected,
+                      "kept": s.kept, "seconds": round(secs, 2),
+                      "files_per_s": round((s.kept + s.rejected) / secs),
+                      "audio_h": round(s.hours, 2)}))
+
+
+def codecs(root: Path, n: int, seconds: float) -> None:
+    rate = 44_100
+    t = np.arange(int(rate * seconds)) / rate
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        left = 0.3 * np.sin(2 * np.pi * (150 + 10 * i) * t) + 0.02 * rng.standard_normal(t.size)
+        wav = np.stack([left, np.roll(left, 100)], axis=1).astype(np.float32)
+        for fmt, subtype, suffix in (("MP3", "MPEG_LAYER_III", "mp3"), ("FLAC", "PCM_16", "flac")):
+            folder = root / suffix / f"spk{i:03d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            sf.write(str(folder / f"utt{i:04d}.{suffix}"), wav, rate, format=fmt, subtype=subtype)
+    print(json.dumps({"made": 2 * n, "seconds_each": seconds}))
+
+
+def normalise(root: Path, out: Path, workers: int) -> None:
+    for fmt in ("mp3", "flac"):
+        start = time.monotonic()
+        s = prepare(read_generic(root / fmt), out / fmt, workers=workers, progress=False)
+        secs = time.monotonic() - start
+        print(json.dumps({"what": f"normalise 44.1 kHz stereo {fmt} -> 16 kHz mono WAV",
+                          "workers": workers, "files": s.kept, "rejected": s.rejected,
+                          "seconds": round(secs, 2), "audio_s": round(s.hours * 3600),
+                          "audio_s_per_s_per_worker": round(s.hours * 3600 / secs / workers, 1)}))
+
+
+if __name__ == "__main__":
+    cmd, *args = sys.argv[1:]
+    if cmd == "make":
+        make(Path(args[0]), int(args[1]))
+    elif cmd == "baseline":
+        baseline(Path(args[0]))
+    elif cmd == "ours":
+        ours(Path(args[0]), Path(args[1]))
+    elif cmd == "codecs":
+        codecs(Path(args[0]), int(args[1]), float(args[2]))
+    elif cmd == "normalise":
+        normalise(Path(args[0]), Path(args[1]), int(args[2]))
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,88 @@
+"""Corpora transcribed with Transcriber (``.trs`` XML next to the recordings).
+
+Layout, for each of them: ``*.trs`` files anywhere under ``corpus_dir``, each naming its
+recording by file stem (``.wav``, ``.mp3``, ``.flac``... anywhere under ``corpus_dir``).
+
+- CFPP2000 (CC-BY-NC-SA, spontaneous): http://cfpp2000.univ-paris3.fr, one ``.trs`` + audio per
+  interview. Utterances are ``<Sync>`` stretches.
+- ESLO2 (CC-BY-NC-SA, spontaneous): http://eslo.huma-num.fr (Ortolang), ``.trs`` + audio per
+  recording. Utterances are ``<Sync>`` stretches.
+- PORTMEDIA, French part (ELRA-S0371, NC, acted telephone dialogue): ``.trs`` + audio per call.
+  Utterances are ``<Turn>`` elements, as LeBenchmark cut them.
+- TCOF, adults (CC-BY-NC-SA, spontaneous): Ortolang ``cocoon-...tcof``, ``.trs`` + ``.wav`` per
+  recording. Utterances are ``<Sync>`` stretches; recordings under a folder named like
+  ``enfants``/``children``, and speakers typed ``child``, are left out (adults only).
+
+Speaker and gender come from each file's ``<Speakers>`` list (``type`` = male/female). A
+turn spoken by several speakers at once is overlapping speech and is rejected; stretches
+without words or without a speaker are not utterances and are not listed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from manifests.corpora.common import iter_transcribed, missing_audio, safe_id, segment
+from manifests.corpora.formats import TrsSegment, parse_trs, trs_gender
+from manifests.records import Utterance
+from manifests.rejects import Reject
+
+CHILD_FOLDERS = {"enfants", "enfant", "children", "child"}
+
+
+def read_cfpp2000(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+    """CFPP2000: Paris interviews, Transcriber files (CC-BY-NC-SA)."""
+    return _read_trs(Path(corpus_dir), "cfpp2000", "CC-BY-NC-SA-4.0", "spontaneous", "sync")
+
+
+def read_eslo2(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+    """ESLO2: Orléans spontaneous speech, Transcriber files (Ortolang, NC)."""
+    return _read_trs(Path(corpus_dir), "eslo2", "CC-BY-NC-SA-4.0", "spontaneous", "sync")
+
+
+def read_portmedia(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+    """PORTMEDIA (French): acted telephone dialogues, Transcriber files (ELRA-S0371)."""
+    return _read_trs(Path(corpus_dir), "portmedia", "ELRA-NC", "telephone_dialogue", "turn")
+
+
+def read_tcof(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+    """TCOF (adults): spontaneous speech, Transcriber files (Ortolang, CC-BY-NC-SA)."""
+    return _read_trs(Path(corpus_dir), "tcof", "CC-BY-NC-SA-2.0", "spontaneous", "sync",
+                     adults_only=True)
+
+
+def _read_trs(corpus_dir: Path, corpus: str, licence: str, speech_type: str, level: str,
+              adults_only: bool = False) -> Iterator[Utterance | Reject]:
+    for trs_path, index in iter_transcribed(corpus_dir, "*.trs"):
+        if adults_only and CHILD_FOLDERS & {p.lower() for p in trs_path.relative_to(corpus_dir).parts}:
+            yield Reject(str(trs_path), "children's recording (adults only)", "excluded")
+            continue
+        try:
+            trs = parse_trs(trs_path)
+        except ValueError as e:
+            yield Reject(str(trs_path), str(e), "bad_metadata")
+            continue
+        audio = index.get(Path(trs.audio_filename).stem) or index.get(trs_path.stem)
+        if audio is None:
+            yield missing_audio(trs_path, trs.audio_filename)
+            continue
+        for seg in (trs.syncs if level == "sync" else trs.turns):
+            yield from _utterance(corpus, licence, speech_type, audio, trs_path, trs, seg,
+                                  adults_only)
+
+
+def _utterance(corpus, licence, speech_type, audio: Path, trs_path: Path, trs, seg: TrsSegment,
+               adults_only: bool) -> Iterator[Utterance | Reject]:
+    if not seg.speakers or not seg.text:
+        return
+    where = f"{trs_path}:{seg.start:.2f}-{seg.end:.2f}"
+    if len(seg.speakers) > 1:
+        yield Reject(where, f"overlapping speech of {len(seg.speakers)} speakers", "overlap")
+        return
+    spk = trs.speakers.get(seg.speakers[0])
+    if adults_only and spk is not None and spk.type == "child":
+        yield Reject(where, "child speaker (adults only)", "excluded")
+        return
+    name = spk.name if spk and spk.name else f"{trs_path.stem}_{seg.speakers[0]}"
+    yield segment(corpus, licence, speech_type, audio, seg.start, seg.end, safe_id(name),
+                  trs_gender(spk), seg.text)
