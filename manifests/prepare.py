@@ -106,7 +106,8 @@ def prepare(items: Iterable[Utterance | Reject], out_dir: str | Path, *,
         bar.update(len(done))
         jobs = todo(rejects_file)
         while block := list(itertools.islice(jobs, BLOCK)):
-            for lines in pool.imap(_process, block, chunksize=64):
+            chunk = max(1, min(64, len(block) // (4 * workers)))  # small blocks: spread them
+            for lines in pool.imap(_process, block, chunksize=chunk):
                 journal.write(lines)
             journal.flush()
             bar.update(len(block))
