@@ -27,7 +27,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["lebench*", "fairseq_ext*", "manifests*", "pretrain*", "downstream*"]),
-    package_data={"manifests": ["corpora/seed_table.tsv", "demo/sentences.tsv"]},
+    package_data={"manifests": ["corpora/seed_table.tsv", "demo/sentences.tsv"],
+                  "pretrain": ["seed_models.tsv"]},
     install_requires=[
         # The CPU wheel pinned here is what the Makefile installs; a looser range would let
         # pip fetch a newer CUDA build (several GB).

@@ -84,6 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.max_update=10")
     p.set_defaults(run=_pretrain)
 
+    p = sub.add_parser("continue", help="continue SSL pretraining of a checkpoint on new audio")
+    p.add_argument("checkpoint", type=Path, help="fairseq wav2vec2 checkpoint to start from")
+    p.add_argument("--data", type=Path, required=True, help="folder with train.tsv and valid.tsv")
+    p.add_argument("--save-dir", type=Path, required=True)
+    p.add_argument("--size", help="config continue-SIZE (default: from the checkpoint's shape)")
+    p.add_argument("--no-audio-check", action="store_true", help="skip the header check of every file")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.max_update=5000")
+    p.set_defaults(run=_continue)
+
+    p = sub.add_parser("check", help="a pretraining config's size, batch, updates and estimated cost")
+    p.add_argument("config", nargs="?", help="config name, e.g. 3K-large (default: every model)")
+    p.add_argument("--gpus", type=int, help="GPUs to plan for (default: the seed table's count, else 1)")
+    p.add_argument("--hardware", help="v100, a100 or h100 (default: the config's hardware group)")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.max_tokens=1000000")
+    p.set_defaults(run=_check)
+
     p = sub.add_parser("probe", help="train and score a downstream probe on frozen features")
     p.add_argument("config", help="config name of configs/downstream, e.g. gender")
     p.add_argument("--data", type=Path, required=True, help="manifests with label files")
@@ -101,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", action="store_true", help="CSV instead of markdown")
     p.set_defaults(run=_report)
 
-    args = parser.parse_args(argv)
+    # Hydra overrides may follow options (`pretrain demo --data D key=value`); argparse would
+    # reject positionals given after the options, so they are collected here.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not hasattr(args, "overrides") or any("=" not in x or x.startswith("-") for x in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("fairseq").setLevel(logging.WARNING)  # fairseq's INFO/DEBUG go to train.log
     try:
@@ -207,6 +229,23 @@ def _manifest(a) -> None:
 def _pretrain(a) -> None:
     from pretrain.launch import pretrain
     print(pretrain(a.config, a.data, a.save_dir, a.overrides, check_audio=not a.no_audio_check))
+
+
+def _continue(a) -> None:
+    from pretrain.continued import continue_pretraining
+    print(continue_pretraining(a.checkpoint, a.data, a.save_dir, a.size, a.overrides,
+                               check_audio=not a.no_audio_check))
+
+
+def _check(a) -> None:
+    from lebench.fairseq_run import available_configs
+    from pretrain.check import check, seed_models
+    from pretrain.config import PRETRAIN_DIR
+    if a.config is None and a.overrides:
+        raise UserError("overrides need a config name")
+    names = [a.config] if a.config else [n for n in available_configs(PRETRAIN_DIR)
+                                         if n in seed_models()]
+    print("\n\n".join(check(n, a.overrides, a.gpus, a.hardware).to_text() for n in names))
 
 
 def _probe(a) -> None:

@@ -35,19 +35,25 @@ def config_path(kind: str, name: str) -> Path:
     return path
 
 
-def fairseq_hydra_train(kind: str, name: str, overrides: list[str], run_dir: Path,
-                        quiet: bool = False) -> Path:
-    """Train; return the log file. Output goes to ``run_dir/train.log``, and to the console
-    unless ``quiet`` (then a progress bar counts updates)."""
+def hydra_train_command(kind: str, name: str, overrides: list[str], run_dir: Path) -> list[str]:
+    """The ``fairseq-hydra-train`` command line for config ``name``, with this plugin."""
     config = config_path(kind, name)
     exe = Path(sys.executable).with_name("fairseq-hydra-train")
     exe = str(exe) if exe.is_file() else shutil.which("fairseq-hydra-train")
     if exe is None:
         raise UserError("fairseq-hydra-train not found; install the environment with `make venv`")
+    return [exe, "--config-dir", str(config.parent), "--config-name", name,
+            f"common.user_dir={PLUGIN_DIR}", f"hydra.run.dir={Path(run_dir).resolve() / 'hydra'}",
+            *overrides]
+
+
+def fairseq_hydra_train(kind: str, name: str, overrides: list[str], run_dir: Path,
+                        quiet: bool = False) -> Path:
+    """Train; return the log file. Output goes to ``run_dir/train.log``, and to the console
+    unless ``quiet`` (then a progress bar counts updates)."""
     run_dir = Path(run_dir).resolve()
+    cmd = hydra_train_command(kind, name, overrides, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [exe, "--config-dir", str(config.parent), "--config-name", name,
-           f"common.user_dir={PLUGIN_DIR}", f"hydra.run.dir={run_dir / 'hydra'}", *overrides]
     log = run_dir / "train.log"
     print("$ " + shlex.join(cmd), flush=True)
     env = dict(os.environ, HYDRA_FULL_ERROR="1", PYTHONWARNINGS="ignore::UserWarning")
@@ -63,6 +69,8 @@ def fairseq_hydra_train(kind: str, name: str, overrides: list[str], run_dir: Pat
                 sys.stdout.write(line)
             elif m := _UPDATES.search(line):
                 bar.update(int(m.group(1)) - bar.n)
+            elif "effective batch" in line:  # the batch plan the task chose (batch_plan.py)
+                bar.write(line.rstrip().split("] - ")[-1])
         if proc.wait() != 0:
             reason = next((l for l in reversed(last) if "Error" in l or "error" in l), last[-1] if last else "")
             raise UserError(f"fairseq-hydra-train failed (exit {proc.returncode}): {reason.strip()}; "

@@ -4,7 +4,9 @@ Each corpus of the composition must have been prepared into ``PREPARED/<corpus>/
 ``lebench prepare ... --reader <corpus>``). The train / valid assignment hashes the seed
 with the utterance id, so it is deterministic, needs no shuffling in memory, and an
 utterance stays in the same split when other corpora are added to the composition.
-Also writes the statistics of the composition (``stats.md``, ``stats.csv``).
+Beside each manifest, ``<split>.meta.tsv`` holds each line's corpus, speaker, gender and
+speech type, for the pretraining task's metadata filter (``task.keep``). Also writes the
+statistics of the composition (``stats.md``, ``stats.csv``).
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from manifests.compositions import Composition
 from manifests.records import Utterance, read_records
 from manifests.rejects import Reject, write_rejects
 from manifests.stats import report, to_csv, to_markdown
+
+META_COLUMNS = ("corpus", "speaker", "gender", "speech_type")
 
 
 def records_of(composition: Composition, prepared: Path) -> list[Path]:
@@ -56,11 +60,12 @@ def compose(composition: Composition, prepared: Path, out_dir: Path, valid_fract
         raise UserError(f"the prepared corpora of {composition.name} hold no utterances")
     counts = {"train": 0, "valid": 0}
     rejects: list[Reject] = []
-    tmp = {k: out_dir / f".{k}.tsv.partial" for k in counts}
+    tmp = {f"{k}{ext}": out_dir / f".{k}{ext}.partial" for k in counts for ext in (".tsv", ".meta.tsv")}
     files = {k: open(p, "w", encoding="utf-8") for k, p in tmp.items()}
     try:
-        for f in files.values():
-            f.write(root + "\n")
+        for k in counts:
+            files[f"{k}.tsv"].write(root + "\n")
+            files[f"{k}.meta.tsv"].write("\t".join(META_COLUMNS) + "\n")
         for u in tqdm(records(), desc=f"compose {composition.name}", unit="utt",
                       disable=not progress):
             try:
@@ -70,13 +75,14 @@ def compose(composition: Composition, prepared: Path, out_dir: Path, valid_fract
                 rejects.append(Reject(e.path, f"{e.reason}; {e.fix}", e.kind))
                 continue
             split = "valid" if in_valid(u.id, valid_fraction, seed) else "train"
-            files[split].write(f"{os.path.relpath(u.audio, root)}\t{frames}\n")
+            files[f"{split}.tsv"].write(f"{os.path.relpath(u.audio, root)}\t{frames}\n")
+            files[f"{split}.meta.tsv"].write("\t".join(getattr(u, c) for c in META_COLUMNS) + "\n")
             counts[split] += 1
     finally:
         for f in files.values():
             f.close()
-    for k, p in tmp.items():
-        os.replace(p, out_dir / f"{k}.tsv")
+    for name, p in tmp.items():
+        os.replace(p, out_dir / name)
     write_rejects(out_dir / "rejects.tsv", rejects)
     rows = report(records(), composition.name)
     (out_dir / "stats.md").write_text(to_markdown(rows), encoding="utf-8")

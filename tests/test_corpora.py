@@ -1,6 +1,7 @@
 """Every corpus reader on a replica of its distribution layout, prepared for real."""
 import csv
 import json
+import os
 from collections import Counter
 
 import pytest
@@ -118,6 +119,13 @@ def test_compose_writes_manifests_and_stats_compared_with_the_seed(tmp_path):
            for r in read_records(tmp_path / "prepared" / name / "utterances.jsonl")]
     n_valid = sum(in_valid(i, 0.3, 7) for i in ids)
     assert counts == {"train": 7 - n_valid, "valid": n_valid, "rejected": 0} and 0 < n_valid < 7
+    # one metadata row per manifest line, for the pretraining task's filter (task.keep)
+    by_path = {os.path.relpath(r.audio, root): r for name in ("mls_french", "epac")
+               for r in read_records(tmp_path / "prepared" / name / "utterances.jsonl")}
+    with open(tmp_path / "m" / "valid.meta.tsv") as f:
+        meta = list(csv.DictReader(f, delimiter="\t"))
+    assert [(m["corpus"], m["gender"]) for m in meta] == \
+        [(by_path[rel].corpus, by_path[rel].gender) for rel, _ in rows]
     with open(tmp_path / "m" / "stats.csv") as f:
         total = list(csv.DictReader(f))[-1]
     assert (total["corpus"], total["utterances"], total["utt_m"], total["utt_f"]) == \

@@ -16,7 +16,7 @@ def train_log(save_dir: Path) -> list[dict]:
     return [json.loads(l[l.index("{"):]) for l in lines if "][train][INFO]" in l]
 
 
-def test_pretraining_checkpoint_loads_with_stock_fairseq_loader(demo_checkpoint):
+def test_demo_checkpoint_loads_with_its_updates_and_loss(demo_checkpoint):
     state = torch.load(demo_checkpoint, map_location="cpu", weights_only=False)
     assert state["optimizer_history"][-1]["num_updates"] == 20
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(demo_checkpoint)])

@@ -14,6 +14,8 @@ import soundfile as sf
 import torch
 from fairseq.data import FileAudioDataset
 
+from lebench.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 
@@ -21,6 +23,20 @@ class ResilientFileAudioDataset(FileAudioDataset):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.bad_files: dict[str, str] = {}
+
+    def keep_lines(self, mask: np.ndarray) -> None:
+        """Keep only the manifest lines where ``mask`` (one entry per line) is true."""
+        n_lines = len(self.sizes) + len(self.skipped_indices)
+        if len(mask) != n_lines:
+            raise UserError(f"{len(mask)} metadata rows for a manifest of {n_lines} lines; "
+                            "compose the manifests and their metadata again")
+        lines = np.setdiff1d(np.arange(n_lines), np.fromiter(self.skipped_indices, np.int64, len(self.skipped_indices)))
+        kept = mask[lines]
+        self.skipped_indices |= set(lines[~kept].tolist())
+        self.fnames = (self.fnames.filter(kept) if hasattr(self.fnames, "filter")
+                       else [f for f, k in zip(self.fnames, kept) if k])
+        self.sizes = self.sizes[kept]
+        self.set_bucket_info(self.num_buckets)
 
     def path(self, index: int) -> str:
         fn = self.fnames[index]

@@ -1,28 +1,64 @@
-"""``lebench_pretraining``: fairseq's audio pretraining with checked manifests and resilient reads.
+"""``lebench_pretraining``: fairseq's audio pretraining, plus what a long run on many corpora needs.
 
-Same options as ``audio_pretraining`` (the published wav2vec 2.0 configs carry over), under a
-name of our own: fairseq silently ignores a plugin that re-registers an existing name.
+- Manifests are checked up front and a bad audio file is reported and skipped
+  (``ResilientFileAudioDataset``) instead of ending the run.
+- ``batch_gpus`` makes the effective batch a property of the config: at start-up the task
+  sets ``optimization.update_freq`` and ``dataset.max_tokens`` for the GPUs the run has
+  (``fairseq_ext.batch_plan``) and logs what it chose.
+- ``keep`` trains on a metadata subset (one gender, one speech type) of composed manifests,
+  read from the ``<split>.meta.tsv`` files ``lebench compose`` writes.
+
+The model is stock ``wav2vec2`` and these options are data-side, so the config saved in
+checkpoints names the stock ``audio_pretraining`` task: checkpoints load, fine-tune and
+convert with fairseq alone (stock fairseq drops the extra keys when it loads them).
 """
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 from fairseq.data.text_compressor import TextCompressionLevel
 from fairseq.tasks import register_task
 from fairseq.tasks.audio_pretraining import AudioPretrainingConfig, AudioPretrainingTask
+from omegaconf import OmegaConf, open_dict
 
+from fairseq_ext.batch_plan import plan_batch
 from fairseq_ext.data import ResilientFileAudioDataset, check_manifest
+from fairseq_ext.data.metadata import metadata_mask
+
+logger = logging.getLogger(__name__)
+STOCK_TASK = "audio_pretraining"
 
 
 @dataclass
 class LebenchPretrainingConfig(AudioPretrainingConfig):
-    pass
+    batch_gpus: int = field(default=0, metadata={
+        "help": "GPU-steps of max_tokens per update in the recipe: update_freq and max_tokens "
+                "are derived from it for the run's GPU count; 0 uses them as given"})
+    composition: Optional[str] = field(default=None, metadata={
+        "help": "the configs/corpora composition task.data was composed from (informative)"})
+    keep: Optional[str] = field(default=None, metadata={
+        "help": "metadata filter, e.g. 'gender=M' or 'gender=F,speech_type=spontaneous'; "
+                "'a|b' accepts either value"})
 
 
 @register_task("lebench_pretraining", dataclass=LebenchPretrainingConfig)
 class LebenchPretrainingTask(AudioPretrainingTask):
     cfg: LebenchPretrainingConfig
+
+    @classmethod
+    def setup_task(cls, cfg: LebenchPretrainingConfig, **kwargs):
+        task = cls(cfg)
+        root = cfg._get_root() if OmegaConf.is_config(cfg) else None
+        if not kwargs.get("from_checkpoint") and root is not None and "optimization" in root:
+            # cfg is the ``task`` node of the run's config, which the trainer reads and saves.
+            with open_dict(root):
+                if cfg.batch_gpus:
+                    _apply_batch_plan(root, cfg.batch_gpus)
+                root.task._name = STOCK_TASK
+        return task
 
     def load_dataset(self, split: str, task_cfg=None, **kwargs):
         task_cfg = task_cfg or self.cfg
@@ -30,7 +66,8 @@ class LebenchPretrainingTask(AudioPretrainingTask):
                 or getattr(task_cfg, "precompute_mask_config", None) is not None):
             return super().load_dataset(split, task_cfg, **kwargs)
         manifest = check_manifest(os.path.join(self.cfg.data, f"{split}.tsv"))
-        self.datasets[split] = ResilientFileAudioDataset(
+        keep = self.cfg.get("keep")
+        dataset = ResilientFileAudioDataset(
             manifest_path=manifest,
             sample_rate=task_cfg.get("sample_rate", self.cfg.sample_rate),
             max_sample_size=self.cfg.max_sample_size,
@@ -40,3 +77,19 @@ class LebenchPretrainingTask(AudioPretrainingTask):
             num_buckets=self.cfg.num_batch_buckets or int(self.cfg.tpu),
             text_compression_level=getattr(TextCompressionLevel, str(self.cfg.text_compression_level)),
         )
+        if keep:
+            mask = metadata_mask(os.path.join(self.cfg.data, f"{split}.meta.tsv"), keep)
+            before = len(dataset)
+            dataset.keep_lines(mask)
+            logger.info(f"{split}: keep {keep}: {len(dataset)} of {before} utterances")
+        self.datasets[split] = dataset
+
+
+def _apply_batch_plan(root, batch_gpus: int) -> None:
+    world = 1 if root.common.cpu else root.distributed_training.distributed_world_size
+    plan = plan_batch(batch_gpus, root.dataset.max_tokens, world)
+    root.optimization.update_freq = [plan.update_freq]
+    root.dataset.max_tokens = plan.max_tokens
+    if root.dataset.get("max_tokens_valid") is not None:
+        root.dataset.max_tokens_valid = plan.max_tokens
+    logger.info(plan.describe())

@@ -1,0 +1,114 @@
+"""Peak memory and throughput of real pretraining steps, per config (fairseq-hydra-train).
+
+    python bench/pretrain_step.py WORKDIR CONFIG[:OVERRIDE,...] ...
+
+Writes WORKDIR/audio (64 files of one crop each, noise plus tones, 16 kHz mono 16-bit),
+then runs each config for a few updates on one device with ``task.batch_gpus=1`` (one
+GPU-step of the config's ``max_tokens`` per update) and log lines every update. From
+fairseq's own log: peak allocated memory = total - ``gb_free`` (fairseq rounds it to 1 GB),
+throughput = audio per update / time per update, from the log lines' timestamps, over the
+updates after the first two (warm-up). Also the peak of ``nvidia-smi``'s memory.used, sampled every 100 ms:
+what the process holds, torch's cache and the CUDA context included.
+MFU uses ``pretrain.flops`` and the GPU's peak (``--peak-tflops``). One JSON line per config.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CROP = 250_000  # the recipes' max_sample_size
+
+
+def write_audio(folder: Path, files: int = 64, samples: int = CROP) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    t = np.arange(samples) / 16_000
+    lines = [str(folder)]
+    for i in range(files):
+        wav = 0.05 * rng.standard_normal(samples) + 0.2 * np.sin(2 * np.pi * (120 + 10 * i) * t)
+        sf.write(folder / f"{i:03d}.wav", wav.astype(np.float32), 16_000, subtype="PCM_16")
+        lines.append(f"{i:03d}.wav\t{samples}")
+    for split in ("train", "valid"):
+        (folder / f"{split}.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: int,
+        cpu: bool) -> dict:
+    from pretrain.config import model_config, resolve
+    from pretrain.flops import train_flops_per_audio_second
+
+    common = [f"task.data={data}", "task.batch_gpus=1", f"optimization.max_update={updates}",
+              "common.log_interval=1", "checkpoint.no_save=true", "dataset.disable_validation=true",
+              "dataset.num_workers=2", f"common.cpu={str(cpu).lower()}", f"common.fp16={str(not cpu).lower()}",
+              "distributed_training.distributed_world_size=1", "lr_scheduler.warmup_updates=1",
+              *overrides]
+    cfg, _ = resolve(config, common)
+    crop = min(cfg.task.max_sample_size, CROP)
+    flops = train_flops_per_audio_second(model_config(cfg), crop)
+    log = workdir / f"{config}-{cfg.dataset.max_tokens}.log"
+    cmd = [sys.executable, "-m", "fairseq_cli.hydra_train", "--config-dir", str(ROOT / "configs/pretrain"),
+           "--config-name", config, f"common.user_dir={ROOT / 'fairseq_ext'}",
+           f"hydra.run.dir={workdir / 'hydra'}", f"checkpoint.save_dir={workdir / 'ckpt'}", *common]
+    start = time.time()
+    smi = None if cpu else subprocess.Popen(
+        ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-lms", "100"],
+        stdout=subprocess.PIPE, text=True)
+    with open(log, "w") as f:
+        code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
+    if smi:
+        smi.terminate()
+        used = [int(x) for x in smi.communicate()[0].split() if x.isdigit()]
+    text = log.read_text()
+    steps = [dict(json.loads(l[l.index("{"):]), at=datetime.strptime(l[1:24], "%Y-%m-%d %H:%M:%S,%f"))
+             for l in text.splitlines() if "][train_inner][INFO]" in l]
+    out = {"config": config, "overrides": overrides, "max_tokens": cfg.dataset.max_tokens,
+           "exit": code, "wall_s": round(time.time() - start, 1)}
+    if code != 0 or len(steps) < 3:
+        out["error"] = next((l for l in reversed(text.splitlines()) if "Error" in l), text[-300:])
+        return out
+    timed = steps[2:]
+    seconds = sum(float(s["bsz"]) for s in timed) * crop / 16_000
+    wall = (timed[-1]["at"] - steps[1]["at"]).total_seconds()
+    out.update(audio_s_per_s=round(seconds / wall, 1), s_per_update=round(wall / len(timed), 3),
+               utterances_per_update=float(timed[-1]["bsz"]),
+               train_gflop_per_audio_s=round(flops / 1e9, 1))
+    if not cpu:
+        import torch
+        total = torch.cuda.get_device_properties(0).total_memory / 1024 ** 3
+        out["peak_gib"] = round(total - min(float(s["gb_free"]) for s in steps), 2)
+        out["gpu"] = torch.cuda.get_device_name(0)
+        out["smi_peak_gib"] = round(max(used, default=0) / 1024, 2)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("configs", nargs="+", help="CONFIG or CONFIG:key=value,key=value")
+    parser.add_argument("--updates", type=int, default=10)
+    parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--peak-tflops", type=float, help="the GPU's dense FP16 peak, for MFU")
+    a = parser.parse_args()
+    data = write_audio(a.workdir / "audio")
+    for spec in a.configs:
+        config, _, rest = spec.partition(":")
+        result = run(config, [x for x in rest.split(",") if x], data, a.workdir, a.updates, a.cpu)
+        if a.peak_tflops and "audio_s_per_s" in result:
+            result["mfu"] = round(result["audio_s_per_s"] * result["train_gflop_per_audio_s"]
+                                  / (a.peak_tflops * 1e3), 3)
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

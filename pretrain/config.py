@@ -1,0 +1,61 @@
+"""Resolve a config of ``configs/pretrain`` exactly as ``fairseq-hydra-train`` composes it."""
+from __future__ import annotations
+
+import logging
+import warnings
+from unittest import mock
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch import nn
+
+from lebench import CONFIG_DIR
+from lebench.fairseq_run import config_path
+
+PRETRAIN_DIR = CONFIG_DIR / "pretrain"
+
+
+def resolve(name: str, overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, dict[str, str]]:
+    """The composed config (``task.data`` may stay ``???``) and its group choices (size, data, ...)."""
+    from fairseq.dataclass.initialize import hydra_init
+
+    config_path("pretrain", name)
+    GlobalHydra.instance().clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Hydra 1.1's note on schema matching; fairseq relies on it
+        logging.getLogger("hydra").setLevel(logging.WARNING)
+        hydra_init(name)
+        with initialize_config_dir(config_dir=str(PRETRAIN_DIR), version_base=None):
+            cfg = compose(config_name=name, overrides=list(overrides), return_hydra_config=True)
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
+    with open_dict(cfg):
+        del cfg["hydra"]
+    GlobalHydra.instance().clear()
+    return cfg, choices
+
+
+def model_config(cfg: DictConfig):
+    """The full ``Wav2Vec2Config`` of a composed config (fairseq's defaults filled in)."""
+    from fairseq.dataclass.utils import merge_with_parent
+    from fairseq.models.wav2vec.wav2vec2 import Wav2Vec2Config
+
+    if cfg.model._name != "wav2vec2":
+        raise ValueError(f"model {cfg.model._name!r}: only wav2vec2 configs are checked")
+    model = OmegaConf.create(OmegaConf.to_container(cfg.model, resolve=True))
+    return merge_with_parent(Wav2Vec2Config(), model)
+
+
+def build_on_meta(cfg: DictConfig) -> nn.Module:
+    """The pretraining model with every tensor on the meta device: shapes, no memory.
+
+    fairseq's BERT initialisation copies weights through the CPU, which meta tensors cannot
+    do; it changes values, never shapes, so it is skipped here.
+    """
+    import torch
+    from fairseq.models.wav2vec.wav2vec2 import Wav2Vec2Model
+
+    with torch.device("meta"), warnings.catch_warnings(), \
+            mock.patch("fairseq.models.wav2vec.wav2vec2.init_bert_params", lambda module: None):
+        warnings.simplefilter("ignore", FutureWarning)  # torch's weight_norm deprecation
+        return Wav2Vec2Model(model_config(cfg))
