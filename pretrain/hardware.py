@@ -16,7 +16,7 @@ Peak throughput is dense FP16/BF16 tensor-core TFLOP/s from NVIDIA's datasheets.
 is the share of it a pretraining step reaches, with FLOPs counted by ``pretrain.flops``:
 for V100 the median over the seed's nine V100 rows (their GPU-hours, updates and our
 recipes' batches imply 0.014-0.138), for A100 the seed's one A100 row (14K-xlarge), for
-H100 the median of the four sizes measured on one, 0.024-0.077 (``bench/README.md``).
+H100 the median of the four sizes measured on one, 0.025-0.080 (``bench/README.md``).
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class Hardware:
 HARDWARE = {h.name: h for h in (
     Hardware("v100", "Tesla V100-SXM2-32GB", 32, 125, 0.089, 0.300, 4),
     Hardware("a100", "A100-SXM4-80GB", 80, 312, 0.042, 0.300, 8),
-    Hardware("h100", "H100-SXM5-80GB", 80, 989, 0.046, 0.700, 4),
+    Hardware("h100", "H100-SXM5-80GB", 80, 989, 0.043, 0.700, 4),
 )}
 
 

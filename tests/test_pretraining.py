@@ -50,7 +50,8 @@ def test_killed_run_resumes_from_its_last_checkpoint(demo_manifests, tmp_path):
         proc = subprocess.Popen(hydra_train_command("pretrain", "demo", common, save_dir),
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 300
-        while "@ 10 updates" not in (save_dir / "train.log").read_text():
+        while not any("Saved checkpoint" in line and "@ 10 updates" in line
+                      for line in (save_dir / "train.log").read_text().splitlines()):
             assert proc.poll() is None and time.time() < deadline, "no checkpoint at 10 updates"
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGKILL)  # as a node failure or a SLURM time limit would
