@@ -6,5 +6,5 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 W=${1:-/tmp/bench5}
 nvidia-smi --query-gpu=name,memory.total,power.limit --format=csv
-python3 bench/pretrain_step.py "$W" --peak-tflops 989 --updates 10 \
+python3 bench/pretrain_step.py "$W" --hardware h100 --updates 10 \
   demo:common.cpu=false 1K-base 14K-light 3K-large 14K-xlarge 14K-xlarge:dataset.max_tokens=900000

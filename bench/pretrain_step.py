@@ -1,15 +1,16 @@
 """Peak memory and throughput of real pretraining steps, per config (fairseq-hydra-train).
 
-    python bench/pretrain_step.py WORKDIR CONFIG[:OVERRIDE,...] ...
+    python bench/pretrain_step.py WORKDIR CONFIG[:OVERRIDE,...] ... [--cpu] [--hardware h100]
 
 Writes WORKDIR/audio (64 files of one crop each, noise plus tones, 16 kHz mono 16-bit),
 then runs each config for a few updates on one device with ``task.batch_gpus=1`` (one
 GPU-step of the config's ``max_tokens`` per update) and log lines every update. From
 fairseq's own log: peak allocated memory = total - ``gb_free`` (fairseq rounds it to 1 GB),
 throughput = audio per update / time per update, from the log lines' timestamps, over the
-updates after the first two (warm-up). Also the peak of ``nvidia-smi``'s memory.used, sampled every 100 ms:
-what the process holds, torch's cache and the CUDA context included.
-MFU uses ``pretrain.flops`` and the GPU's peak (``--peak-tflops``). One JSON line per config.
+updates after the first two (warm-up). Also the peak of nvidia-smi's memory.used, sampled
+every 100 ms: what the process holds, torch's cache and the CUDA context included. MFU uses
+``pretrain.flops`` and the peak of ``--hardware`` (``pretrain/hardware.py``). One JSON line
+per config.
 """
 from __future__ import annotations
 
@@ -98,15 +99,18 @@ def main() -> None:
     parser.add_argument("configs", nargs="+", help="CONFIG or CONFIG:key=value,key=value")
     parser.add_argument("--updates", type=int, default=10)
     parser.add_argument("--cpu", action="store_true")
-    parser.add_argument("--peak-tflops", type=float, help="the GPU's dense FP16 peak, for MFU")
+    parser.add_argument("--hardware", help="the GPU's profile in pretrain/hardware.py, for MFU")
     a = parser.parse_args()
+    if a.hardware:
+        from pretrain.hardware import hardware
+        peak_tflops = hardware(a.hardware).peak_tflops
     data = write_audio(a.workdir / "audio")
     for spec in a.configs:
         config, _, rest = spec.partition(":")
         result = run(config, [x for x in rest.split(",") if x], data, a.workdir, a.updates, a.cpu)
-        if a.peak_tflops and "audio_s_per_s" in result:
+        if a.hardware and "audio_s_per_s" in result:
             result["mfu"] = round(result["audio_s_per_s"] * result["train_gflop_per_audio_s"]
-                                  / (a.peak_tflops * 1e3), 3)
+                                  / (peak_tflops * 1e3), 3)
         print(json.dumps(result), flush=True)
 
 
