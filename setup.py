@@ -28,7 +28,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["lebench*", "fairseq_ext*", "manifests*", "pretrain*", "downstream*"]),
     package_data={"manifests": ["corpora/seed_table.tsv", "demo/sentences.tsv"],
-                  "pretrain": ["seed_models.tsv"]},
+                  "pretrain": ["seed_models.tsv"], "pretrain.hf": ["verify.flac"]},
     install_requires=[
         # The CPU wheel pinned here is what the Makefile installs; a looser range would let
         # pip fetch a newer CUDA build (several GB).
@@ -39,7 +39,7 @@ setup(
         "soxr>=0.3",
         "tqdm",
         "PyYAML",
-        "transformers>=4.40",
+        "transformers>=5",  # its hidden_states convention (verify, downstream) is 5.x's
         "safetensors",
         "pyarrow",  # fairseq keeps manifest paths in Arrow arrays: far less memory per worker
     ],

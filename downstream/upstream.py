@@ -1,8 +1,9 @@
 """Upstreams: anything that turns a waveform batch into a list of hidden states.
 
 Every upstream returns ``(states, frame_lengths)``: ``states`` is a list of ``B x T x D``
-tensors (for wav2vec2: the transformer input, then each layer's output, the HuggingFace
-``hidden_states`` convention) and ``frame_lengths`` the valid frames per utterance.
+tensors (for wav2vec2: the transformer input, then each layer's output, the last one being
+the model's output, after the final layer norm of pre-norm models, as LeBenchmark's
+extractors read it) and ``frame_lengths`` the valid frames per utterance.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lebench.hidden_states import hidden_states
 from lebench.errors import UserError
 
 
@@ -45,7 +47,6 @@ class Wav2Vec2Upstream(Upstream):
             raise UserError(f"{checkpoint}: not a wav2vec2 model ({type(model).__name__})")
         self.model = model
         self.normalize = bool(cfg.task.get("normalize", False))
-        self.layer_norm_first = bool(model.encoder.layer_norm_first)
         self.num_states = len(model.encoder.layers) + 1
         self.dim = model.encoder.embedding_dim
         # The base family's group norm spans the whole (padded) time axis, so padding would
@@ -65,18 +66,9 @@ class Wav2Vec2Upstream(Upstream):
         if self.normalize:  # the waveform layer norm of task.normalize, over valid samples only
             wav = torch.stack([_normalise(w, int(n)) for w, n in zip(wav, lengths)])
         padding = torch.arange(wav.size(1), device=wav.device)[None, :] >= lengths[:, None]
-        captured: list[Tensor] = []
-        hook = self.model.encoder.layers[0].register_forward_pre_hook(
-            lambda module, args: captured.append(args[0]))
-        try:
-            res = self.model.extract_features(wav, padding if padding.any() else None, mask=False)
-        finally:
-            hook.remove()
+        states, res = hidden_states(self.model, wav, padding if padding.any() else None)
+        states[-1] = res["x"]  # the model's output: for pre-norm models, after the final layer norm
         frames = res["x"].size(1)
-        states = [captured[0].transpose(0, 1)[:, :frames]]
-        states += [lr[0].transpose(0, 1)[:, :frames] for lr in res["layer_results"]]
-        if self.layer_norm_first:  # the last state carries the encoder's final layer norm
-            states[-1] = res["x"]
         pad = res.get("padding_mask")
         frame_lengths = (~pad).sum(1) if pad is not None else torch.full_like(lengths, frames)
         return states, frame_lengths

@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lebench",
         description="Pretrain, evaluate and publish French wav2vec2 models (LeBenchmark).",
-        epilog="Typical flow: prepare (per corpus) -> compose or manifest -> pretrain -> probe -> report.")
+        epilog="Typical flow: prepare (per corpus) -> compose or manifest -> pretrain -> probe -> "
+               "report; to-hf publishes a checkpoint, from-hf brings a HuggingFace model back.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
 
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded demo corpus")
@@ -99,6 +100,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hardware", help="v100, a100 or h100 (default: the config's hardware group)")
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset.max_tokens=1000000")
     p.set_defaults(run=_check)
+
+    p = sub.add_parser("to-hf", help="convert a fairseq wav2vec2 checkpoint to a HuggingFace folder")
+    p.add_argument("checkpoint", type=Path, help="fairseq checkpoint: pretraining or CTC fine-tuned")
+    p.add_argument("out", type=Path, help="output folder (config, safetensors, preprocessor, model card)")
+    p.add_argument("--model", choices=("pretraining", "encoder", "ctc"),
+                   help="Wav2Vec2ForPreTraining, Wav2Vec2Model or Wav2Vec2ForCTC (default: the "
+                        "checkpoint's kind)")
+    p.add_argument("--dict", type=Path, help="dict.ltr.txt of a CTC checkpoint (default: "
+                   "DATA/dict.LABELS.txt of its task config)")
+    p.add_argument("--license", default="apache-2.0", help="model card licence (default: apache-2.0)")
+    _verify_options(p, "skip the fairseq/transformers comparison (the card says so)")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(run=_to_hf)
+
+    p = sub.add_parser("from-hf", help="convert a HuggingFace wav2vec2 folder to a fairseq checkpoint")
+    p.add_argument("hf_dir", type=Path, help="Wav2Vec2ForPreTraining or Wav2Vec2Model folder")
+    p.add_argument("out", type=Path, help="fairseq checkpoint to write (.pt)")
+    _verify_options(p, "skip the fairseq/transformers comparison")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(run=_from_hf)
+
+    p = sub.add_parser("verify", help="compare a fairseq checkpoint and a HuggingFace folder layer by layer")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("hf_dir", type=Path)
+    p.add_argument("--dict", type=Path, help="dict.ltr.txt of a CTC checkpoint")
+    p.add_argument("--audio", type=Path, help="16 kHz mono audio (default: a French clip shipped here)")
+    p.set_defaults(run=_verify)
 
     p = sub.add_parser("probe", help="train and score a downstream probe on frozen features")
     p.add_argument("config", help="config name of configs/downstream, e.g. gender")
@@ -246,6 +274,39 @@ def _check(a) -> None:
     names = [a.config] if a.config else [n for n in available_configs(PRETRAIN_DIR)
                                          if n in seed_models()]
     print("\n\n".join(check(n, a.overrides, a.gpus, a.hardware).to_text() for n in names))
+
+
+def _verify_options(p: argparse.ArgumentParser, no_verify_help: str) -> None:
+    p.add_argument("--no-verify", action="store_true", help=no_verify_help)
+    p.add_argument("--audio", type=Path, help="16 kHz mono audio to verify with (default: a "
+                   "French clip shipped here)")
+
+
+def _to_hf(a) -> None:
+    from pretrain.hf import to_hf
+    out, verification = to_hf(a.checkpoint, a.out, a.model, a.dict, a.license,
+                              verify=not a.no_verify, audio=a.audio, force=a.force)
+    _print_conversion(out, verification)
+
+
+def _from_hf(a) -> None:
+    from pretrain.hf import to_fairseq
+    out, verification = to_fairseq(a.hf_dir, a.out, verify=not a.no_verify, audio=a.audio,
+                                   force=a.force)
+    _print_conversion(out, verification)
+
+
+def _print_conversion(out: Path, verification) -> None:
+    print(verification.to_text() if verification else "not verified (--no-verify)")
+    print(f"-> {out}")
+
+
+def _verify(a) -> None:
+    from pretrain.hf import verify_pair
+    result = verify_pair(a.checkpoint, a.hf_dir, a.dict, a.audio)
+    print(result.to_text())
+    if not result.ok:
+        raise UserError(f"{a.hf_dir} does not reproduce {a.checkpoint}")
 
 
 def _probe(a) -> None:

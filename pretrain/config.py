@@ -1,6 +1,7 @@
 """Resolve a config of ``configs/pretrain`` exactly as ``fairseq-hydra-train`` composes it."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from unittest import mock
@@ -35,27 +36,39 @@ def resolve(name: str, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Dic
     return cfg, choices
 
 
-def model_config(cfg: DictConfig):
+def model_config(cfg: DictConfig) -> DictConfig:
     """The full ``Wav2Vec2Config`` of a composed config (fairseq's defaults filled in)."""
+    if cfg.model._name != "wav2vec2":
+        raise ValueError(f"model {cfg.model._name!r}: only wav2vec2 configs are checked")
+    return wav2vec2_config(OmegaConf.to_container(cfg.model, resolve=True))
+
+
+def wav2vec2_config(fields: dict) -> DictConfig:
+    """fairseq's ``Wav2Vec2Config`` with ``fields`` set and its defaults for the rest."""
     from fairseq.dataclass.utils import merge_with_parent
     from fairseq.models.wav2vec.wav2vec2 import Wav2Vec2Config
 
-    if cfg.model._name != "wav2vec2":
-        raise ValueError(f"model {cfg.model._name!r}: only wav2vec2 configs are checked")
-    model = OmegaConf.create(OmegaConf.to_container(cfg.model, resolve=True))
-    return merge_with_parent(Wav2Vec2Config(), model)
+    return merge_with_parent(Wav2Vec2Config(), OmegaConf.create(fields))
 
 
 def build_on_meta(cfg: DictConfig) -> nn.Module:
-    """The pretraining model with every tensor on the meta device: shapes, no memory.
+    """The pretraining model of a composed config with every tensor on the meta device."""
+    return build_model(model_config(cfg), "meta")
 
-    fairseq's BERT initialisation copies weights through the CPU, which meta tensors cannot
-    do; it changes values, never shapes, so it is skipped here.
+
+def build_model(model: DictConfig, device: str = "cpu") -> nn.Module:
+    """fairseq's wav2vec2 pretraining model for a full ``Wav2Vec2Config``.
+
+    On the meta device it has shapes and no memory; fairseq's BERT initialisation copies
+    weights through the CPU, which meta tensors cannot do, and it changes values, never
+    shapes, so it is skipped there.
     """
     import torch
     from fairseq.models.wav2vec.wav2vec2 import Wav2Vec2Model
 
-    with torch.device("meta"), warnings.catch_warnings(), \
-            mock.patch("fairseq.models.wav2vec.wav2vec2.init_bert_params", lambda module: None):
+    with torch.device(device), warnings.catch_warnings(), contextlib.ExitStack() as stack:
         warnings.simplefilter("ignore", FutureWarning)  # torch's weight_norm deprecation
-        return Wav2Vec2Model(model_config(cfg))
+        if device == "meta":
+            stack.enter_context(mock.patch("fairseq.models.wav2vec.wav2vec2.init_bert_params",
+                                           lambda module: None))
+        return Wav2Vec2Model(model)

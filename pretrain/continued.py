@@ -13,6 +13,7 @@ import torch
 
 from lebench.errors import UserError
 from pretrain.config import model_config, resolve
+from pretrain.hf.arch import conv_layers
 from pretrain.launch import pretrain
 
 SIZES = ("demo", "light", "base", "large", "xlarge")
@@ -48,7 +49,7 @@ def size_of(checkpoint: Path) -> str:
         theirs = {k: model_config(resolved)[k] for k in SHAPE_KEYS}
         theirs["normalize"] = resolved.task.normalize
         diff = [f"{k} {ours[k]!r} (config: {theirs[k]!r})" for k in ours
-                if ours[k] is not None and _norm(ours[k]) != _norm(theirs[k])]
+                if ours[k] is not None and _norm(k, ours[k]) != _norm(k, theirs[k])]
         if not diff:
             return size
         differences[size] = diff
@@ -58,8 +59,9 @@ def size_of(checkpoint: Path) -> str:
                     "Add a size/ and continue- config for it")
 
 
-def _norm(value):
-    return value.replace(" ", "") if isinstance(value, str) else value
+def _norm(key: str, value):
+    """Values as compared: the CNN as its layers, however the string writes them."""
+    return conv_layers(value) if key == "conv_feature_layers" else value
 
 
 def continue_pretraining(checkpoint: Path, data: Path, save_dir: Path, size: str | None = None,

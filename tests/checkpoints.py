@@ -1,0 +1,65 @@
+"""Small real fairseq checkpoints for the conversion tests, saved the way fairseq saves them.
+
+Pretraining models come from this project's configs (with fewer blocks) and fairseq's own
+initialisation; the CTC model is built by fairseq's ``audio_finetuning`` task on top of a
+pretraining checkpoint, exactly as fine-tuning starts, with a French letter dictionary.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+# fairseq's letter dictionary format: symbol and count; "|" separates words.
+LETTERS = "| e s a i t n r u l o d c p m é v q f b g h j à x è y ê z ç ' k w".split()
+
+
+def _save(path: Path, cfg, model: torch.nn.Module, num_updates: int) -> Path:
+    torch.save({
+        "cfg": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True) if OmegaConf.is_config(cfg) else cfg,
+        "model": model.state_dict(), "criterion": {},
+        "optimizer_history": [{"criterion_name": "Wav2vecCriterion", "optimizer_name": "FairseqAdam",
+                               "lr_scheduler_state": {}, "num_updates": num_updates}],
+        "task_state": {}, "extra_state": {"train_iterator": {"epoch": 1, "iterations_in_epoch": 0}},
+        "last_optimizer_state": None}, path)
+    return path
+
+
+def pretraining_checkpoint(config: str, path: Path, layers: int | None = 2, seed: int = 0) -> Path:
+    """A randomly initialised model of ``configs/pretrain/<config>`` with ``layers`` blocks
+    (``None``: the config's own depth)."""
+    from pretrain.config import build_model, model_config, resolve
+
+    overrides = [f"task.data={path.parent}"] + ([f"model.encoder_layers={layers}"] if layers else [])
+    cfg, _ = resolve(config, overrides)
+    torch.manual_seed(seed)
+    model = build_model(model_config(cfg), "cpu")
+    cfg.task._name = "audio_pretraining"  # as our task saves it, for stock fairseq
+    return _save(path, cfg, model, num_updates=123)
+
+
+def ctc_checkpoint(pretrained: Path, data: Path, path: Path, blank_weight: float = 0.0) -> Path:
+    """A wav2vec_ctc model on ``pretrained``, its dict.ltr.txt written to ``data``."""
+    from fairseq import tasks
+    from fairseq.dataclass.configs import FairseqConfig
+    from fairseq.models.wav2vec.wav2vec2_asr import Wav2Vec2CtcConfig
+    from fairseq.tasks.audio_finetuning import AudioFinetuningConfig
+
+    import fairseq_ext  # noqa: F401
+
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "dict.ltr.txt").write_text("".join(f"{s} {1000 - i}\n" for i, s in enumerate(LETTERS)),
+                                       encoding="utf-8")
+    cfg = OmegaConf.structured(FairseqConfig())
+    cfg.task = OmegaConf.structured(AudioFinetuningConfig(data=str(data), labels="ltr", normalize=False))
+    cfg.task._name = "audio_finetuning"
+    cfg.model = OmegaConf.structured(Wav2Vec2CtcConfig(w2v_path=str(pretrained), blank_weight=blank_weight))
+    cfg.model._name = "wav2vec_ctc"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = tasks.setup_task(cfg.task)
+        torch.manual_seed(1)
+        model = task.build_model(cfg.model)
+    return _save(path, cfg, model, num_updates=40)
