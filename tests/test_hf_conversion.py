@@ -87,6 +87,9 @@ def test_demo_checkpoint_to_hf_and_back_continues_pretraining(demo_checkpoint, d
     assert f"{len(frames):,} utterances, {sum(frames) / 16000 / 3600:.2f} h" in card
     assert "license: cc-by-4.0" in card and "updates: 20 (scheduled: 20)" in card
     back, _ = to_fairseq(out, tmp_path / "from-hf.pt")
+    original, returned = _weights(demo_checkpoint), _weights(back)
+    assert original.keys() == returned.keys()  # the identity projection HF needs is gone again
+    assert all(torch.equal(original[k], returned[k]) for k in original)
     assert size_of(back) == "demo"
     last = continue_pretraining(back, demo_manifests, tmp_path / "continued",
                                 overrides=["optimization.max_update=2"], quiet=True)
@@ -247,3 +250,12 @@ def test_existing_output_needs_force(demo_checkpoint, tmp_path, capsys):
     assert "Not verified" in (out / "README.md").read_text()
     assert main(["from-hf", str(out), str(tmp_path / "back.pt")]) == 0
     assert main(["verify", str(tmp_path / "back.pt"), str(out)]) == 0
+
+
+def test_verify_with_own_audio(demo_checkpoint, tmp_path):
+    from tests.conftest import write_tone
+
+    out, _ = to_hf(demo_checkpoint, tmp_path / "hf", audio=write_tone(tmp_path / "tone.wav"))
+    assert "`tone.wav` (1.5 s)" in (out / "README.md").read_text()
+    with pytest.raises(UserError, match=r"22050 Hz, 1 channel\(s\); the models take 16 kHz mono"):
+        verify_pair(demo_checkpoint, out, audio=write_tone(tmp_path / "cd.wav", rate=22050))

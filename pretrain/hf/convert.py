@@ -16,11 +16,11 @@ from typing import Iterator
 import torch
 
 from lebench.errors import UserError
+from pretrain.config import build_model, wav2vec2_config
 from pretrain.hf.arch import fairseq_model_fields, hf_config_kwargs
 from pretrain.hf.card import model_card
 from pretrain.hf.fairseq_checkpoint import (FairseqCheckpoint, load_fairseq_model, read_checkpoint,
                                             read_dictionary, write_checkpoint)
-from pretrain.config import build_model, wav2vec2_config
 from pretrain.hf.hf_dir import empty_model, load_hf_model, read_hf_dir, write_hf_dir
 from pretrain.hf.verify import Verification, compare
 from pretrain.hf.weights import (add_identity_projection, check_against, drop_identity_projection,
