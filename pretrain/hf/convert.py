@@ -66,7 +66,8 @@ def to_hf(checkpoint: str | Path, out: str | Path, target: str | None = None,
         params = write_hf_dir(tmp, config, cls, state, ckpt.normalize, vocabulary)
         del state
         ckpt.state = {}  # on disk now; verification loads both sides as users will
-        verification = _verify(ckpt.path, tmp, cls, ckpt, vocabulary, audio) if verify else None
+        verification = _verified(_compare_files(ckpt.path, tmp, cls, ckpt, vocabulary, audio)) \
+            if verify else None
         card = model_card(ckpt, out.name, cls, params, license, verification, _versions())
         (tmp / "README.md").write_text(card, encoding="utf-8")
     return out, verification
@@ -101,10 +102,11 @@ def to_fairseq(hf_dir: str | Path, out: str | Path, verify: bool = True,
     out = Path(out)
     provenance = {"converted_from": str(hf.path), "hf_class": hf.cls, "fresh_modules": fresh}
     with _staged(out, force, directory=False) as tmp:
-        write_checkpoint(tmp, fields, normalize, state, provenance)
+        written = write_checkpoint(tmp, fields, normalize, state, provenance)
         del state, expected
         hf.state = {}  # on disk now; verification loads both sides as users will
-        verification = _verify(tmp, hf.path, hf.cls, read_checkpoint(tmp), None, audio) if verify else None
+        verification = _verified(_compare_files(tmp, hf.path, hf.cls, written, None, audio)) \
+            if verify else None
     return out, verification
 
 
@@ -112,18 +114,21 @@ def verify_pair(checkpoint: str | Path, hf_dir: str | Path, dictionary: str | Pa
                 audio: str | Path | None = None) -> Verification:
     """Compare an existing fairseq checkpoint with an existing HuggingFace folder."""
     ckpt = read_checkpoint(checkpoint)
-    hf = read_hf_dir(hf_dir)
+    cls = read_hf_dir(hf_dir).cls  # checks the folder strictly; its weights are not kept
     vocabulary = read_dictionary(ckpt, dictionary) if ckpt.kind == "ctc" else None
-    with tempfile.TemporaryDirectory() as scratch:
-        fairseq_model = load_fairseq_model(ckpt.path, vocabulary, Path(scratch))
-        return compare(fairseq_model, load_hf_model(hf.path, hf.cls), ckpt.kind, ckpt.normalize, audio)
+    ckpt.state = {}
+    return _compare_files(ckpt.path, Path(hf_dir), cls, ckpt, vocabulary, audio)
 
 
-def _verify(fairseq_path: Path, hf_path: Path, cls: str, ckpt: FairseqCheckpoint,
-            vocabulary: list[str] | None, audio) -> Verification:
+def _compare_files(fairseq_path: Path, hf_path: Path, cls: str, ckpt: FairseqCheckpoint,
+                   vocabulary: list[str] | None, audio) -> Verification:
+    """Both models loaded from disk as their users load them, then compared."""
     with tempfile.TemporaryDirectory() as scratch:
-        fairseq_model = load_fairseq_model(fairseq_path, vocabulary, Path(scratch))
-        result = compare(fairseq_model, load_hf_model(hf_path, cls), ckpt.kind, ckpt.normalize, audio)
+        fairseq_model = load_fairseq_model(fairseq_path, Path(scratch), vocabulary, ckpt.labels)
+        return compare(fairseq_model, load_hf_model(hf_path, cls), ckpt.kind, ckpt.normalize, audio)
+
+
+def _verified(result: Verification) -> Verification:
     if not result.ok:
         raise UserError("the converted model does not reproduce the original; nothing was "
                         "written.\n" + result.to_text())

@@ -39,9 +39,13 @@ class FairseqCheckpoint:
         return "layer" if self.model.extractor_mode == "layer_norm" else "group"
 
     @property
+    def labels(self) -> str:
+        return self.cfg.task.get("labels") or "ltr"
+
+    @property
     def dictionary_path(self) -> Path:
         """Where fairseq itself would read the CTC vocabulary."""
-        return Path(str(self.cfg.task.get("data", ""))) / f"dict.{self.cfg.task.get('labels', 'ltr')}.txt"
+        return Path(str(self.cfg.task.get("data", ""))) / f"dict.{self.labels}.txt"
 
 
 def read_checkpoint(path: str | Path) -> FairseqCheckpoint:
@@ -106,7 +110,8 @@ def read_dictionary(ckpt: FairseqCheckpoint, dictionary: str | Path | None) -> l
     return symbols
 
 
-def load_fairseq_model(path: Path, dictionary: list[str] | None, scratch: Path):
+def load_fairseq_model(path: Path, scratch: Path, dictionary: list[str] | None = None,
+                       labels: str = "ltr"):
     """The model as fairseq itself loads it (``load_model_ensemble_and_task``), in eval mode.
 
     A CTC model needs its vocabulary in the task's data folder: it is written to ``scratch``.
@@ -116,8 +121,6 @@ def load_fairseq_model(path: Path, dictionary: list[str] | None, scratch: Path):
 
     overrides = {}
     if dictionary is not None:
-        ckpt_cfg = read_checkpoint(path).cfg
-        labels = ckpt_cfg.task.get("labels", "ltr")
         (scratch / f"dict.{labels}.txt").write_text(
             "".join(f"{s} 1\n" for s in dictionary[4:]), encoding="utf-8")
         overrides = {"data": str(scratch)}
@@ -128,8 +131,9 @@ def load_fairseq_model(path: Path, dictionary: list[str] | None, scratch: Path):
 
 
 def write_checkpoint(path: Path, model_fields: dict[str, Any], normalize: bool,
-                     state: dict[str, Tensor], provenance: dict[str, Any]) -> None:
-    """A pretraining checkpoint that fairseq loads and continues from.
+                     state: dict[str, Tensor], provenance: dict[str, Any]) -> FairseqCheckpoint:
+    """A pretraining checkpoint that fairseq loads and continues from (returned without its
+    weights, which are on disk).
 
     The config is fairseq's defaults plus the architecture; the optimizer history is empty
     (0 updates), so ``checkpoint.finetune_from_model`` starts a fresh schedule from it.
@@ -151,3 +155,6 @@ def write_checkpoint(path: Path, model_fields: dict[str, Any], normalize: bool,
         "lebench": provenance,  # ignored by fairseq
     }
     torch.save(checkpoint, path)
+    return FairseqCheckpoint(path=path, kind="pretraining", cfg=OmegaConf.create(cfg),
+                             model=model, normalize=normalize, state={}, num_updates=0,
+                             provenance=provenance)
