@@ -250,6 +250,8 @@ def test_existing_output_needs_force(demo_checkpoint, tmp_path, capsys):
     assert "Not verified" in (out / "README.md").read_text()
     assert main(["from-hf", str(out), str(tmp_path / "back.pt")]) == 0
     assert main(["verify", str(tmp_path / "back.pt"), str(out)]) == 0
+    assert main(["to-hf", str(tmp_path / "back.pt"), str(tmp_path / "again")]) == 0
+    assert "does not record its training" in (tmp_path / "again" / "README.md").read_text()
 
 
 def test_verify_with_own_audio(demo_checkpoint, tmp_path):

@@ -59,10 +59,11 @@ def model_card(ckpt: FairseqCheckpoint, name: str, cls: str, params: int, licens
 
 def _training(ckpt: FairseqCheckpoint) -> list[str]:
     cfg = ckpt.cfg
+    if ckpt.provenance.get("converted_from"):
+        return [f"- converted from the HuggingFace model `{ckpt.provenance['converted_from']}`, "
+                "whose format does not record its training (updates, batch, data)"]
     out = [f"- updates: {ckpt.num_updates:,}"
            + (f" (scheduled: {cfg.optimization.max_update:,})" if cfg.get("optimization") else "")]
-    if ckpt.provenance.get("converted_from"):
-        out.append(f"- converted from the HuggingFace model `{ckpt.provenance['converted_from']}`")
     if cfg.get("optimization") and cfg.get("dataset"):
         world = cfg.distributed_training.distributed_world_size
         update_freq = cfg.optimization.update_freq[0]
