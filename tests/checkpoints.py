@@ -12,18 +12,15 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from pretrain.hf.fairseq_checkpoint import save_checkpoint
+
 # fairseq's letter dictionary format: symbol and count; "|" separates words.
 LETTERS = "| e s a i t n r u l o d c p m é v q f b g h j à x è y ê z ç ' k w".split()
 
 
 def _save(path: Path, cfg, model: torch.nn.Module, num_updates: int) -> Path:
-    torch.save({
-        "cfg": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True) if OmegaConf.is_config(cfg) else cfg,
-        "model": model.state_dict(), "criterion": {},
-        "optimizer_history": [{"criterion_name": "Wav2vecCriterion", "optimizer_name": "FairseqAdam",
-                               "lr_scheduler_state": {}, "num_updates": num_updates}],
-        "task_state": {}, "extra_state": {"train_iterator": {"epoch": 1, "iterations_in_epoch": 0}},
-        "last_optimizer_state": None}, path)
+    save_checkpoint(path, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+                    model.state_dict(), num_updates)
     return path
 
 

@@ -24,11 +24,10 @@ from pretrain.hf.fairseq_checkpoint import (FairseqCheckpoint, load_fairseq_mode
 from pretrain.hf.hf_dir import empty_model, load_hf_model, read_hf_dir, write_hf_dir
 from pretrain.hf.verify import Verification, compare
 from pretrain.hf.weights import (add_identity_projection, check_against, drop_identity_projection,
-                                 fairseq_to_hf, hf_to_fairseq)
+                                 fairseq_head_prefixes, fairseq_to_hf, hf_to_fairseq)
 
 TARGETS = {"pretraining": "Wav2Vec2ForPreTraining", "encoder": "Wav2Vec2Model", "ctc": "Wav2Vec2ForCTC"}
 ALLOWED = {"pretraining": ("pretraining", "encoder"), "ctc": ("ctc", "encoder")}
-HEAD_PREFIXES = ("quantizer.", "project_q.", "final_proj.")
 
 
 def to_hf(checkpoint: str | Path, out: str | Path, target: str | None = None,
@@ -158,7 +157,7 @@ def _fresh_heads(fields: dict) -> dict[str, torch.Tensor]:
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = build_model(wav2vec2_config(fields), "cpu")
-    return {k: v for k, v in model.state_dict().items() if k.startswith(HEAD_PREFIXES)}
+    return {k: v for k, v in model.state_dict().items() if k.startswith(fairseq_head_prefixes("pretraining"))}
 
 
 @contextlib.contextmanager

@@ -146,15 +146,19 @@ def write_checkpoint(path: Path, model_fields: dict[str, Any], normalize: bool,
     cfg["task"] = {**OmegaConf.to_container(task, enum_to_str=True), "_name": PRETRAINING_TASK}
     model = wav2vec2_config(model_fields)
     cfg["model"] = {**OmegaConf.to_container(model, resolve=True, enum_to_str=True), "_name": "wav2vec2"}
-    checkpoint = {
-        "cfg": cfg, "model": state, "criterion": {},
-        "optimizer_history": [{"criterion_name": "Wav2vecCriterion", "optimizer_name": "FairseqAdam",
-                               "lr_scheduler_state": {}, "num_updates": 0}],
-        "task_state": {}, "extra_state": {"train_iterator": {"epoch": 1, "iterations_in_epoch": 0}},
-        "last_optimizer_state": None,
-        "lebench": provenance,  # ignored by fairseq
-    }
-    torch.save(checkpoint, path)
+    save_checkpoint(path, cfg, state, num_updates=0, lebench=provenance)  # fairseq ignores "lebench"
     return FairseqCheckpoint(path=path, kind="pretraining", cfg=OmegaConf.create(cfg),
                              model=model, normalize=normalize, state={}, num_updates=0,
                              provenance=provenance)
+
+
+def save_checkpoint(path: Path, cfg: dict[str, Any], state: dict[str, Tensor], num_updates: int,
+                    **extra: Any) -> None:
+    """Save in the layout fairseq's trainer writes, which ``load_checkpoint_to_cpu`` expects:
+    no optimizer state, and a train iterator at the start of epoch 1."""
+    torch.save({
+        "cfg": cfg, "model": state, "criterion": {},
+        "optimizer_history": [{"criterion_name": "Wav2vecCriterion", "optimizer_name": "FairseqAdam",
+                               "lr_scheduler_state": {}, "num_updates": num_updates}],
+        "task_state": {}, "extra_state": {"train_iterator": {"epoch": 1, "iterations_in_epoch": 0}},
+        "last_optimizer_state": None, **extra}, path)

@@ -93,13 +93,17 @@ def rename(state: Mapping[str, Tensor], pairs: list[tuple[str, str]], skip: tupl
     return out, untaken
 
 
+def fairseq_head_prefixes(fairseq_kind: str) -> tuple[str, ...]:
+    """Where the heads' parameters start in a fairseq model (``quantizer.``, ...)."""
+    heads = {"pretraining": PRETRAINING_HEADS, "ctc": CTC_HEAD}[fairseq_kind]
+    return tuple(FAIRSEQ_HEAD_PREFIX[fairseq_kind] + a.split("{")[0] for a, _ in heads)
+
+
 def fairseq_to_hf(state: Mapping[str, Tensor], fairseq_kind: str, hf_class: str,
                   extractor_norm: str) -> tuple[dict[str, Tensor], list[str]]:
     pairs = rules(fairseq_kind, hf_class, extractor_norm)
     # An encoder-only export drops the checkpoint's heads on purpose.
-    heads = {"pretraining": PRETRAINING_HEADS, "ctc": CTC_HEAD}[fairseq_kind]
-    skip = tuple(FAIRSEQ_HEAD_PREFIX[fairseq_kind] + a.split("{")[0] for a, _ in heads) \
-        if hf_class == "Wav2Vec2Model" else ()
+    skip = fairseq_head_prefixes(fairseq_kind) if hf_class == "Wav2Vec2Model" else ()
     return rename(state, pairs, skip)
 
 
