@@ -1,16 +1,25 @@
-"""The results store (one JSON line per metric value) and the tables built from it."""
+"""The results store (one JSON line per metric value) and the tables built from it.
+
+Tables follow the seed's layout: rows are upstreams (with their mode when not frozen),
+columns are task / metric. A cell is the mean +- standard deviation over seeds when there
+are several, else the value with its 95% bootstrap interval over test items. Error rates,
+accuracies and recalls are shown in %, CCC, RMSE and minDCF as they are.
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import statistics
 import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from downstream.metrics import METRICS
 from lebench import REPO_ROOT
+from lebench.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -18,15 +27,41 @@ class Result:
     task: str
     upstream: str
     split: str
-    metric: str
+    metric: str          # a column: "wer", "accuracy", "ccc arousal" ...
     value: float
     low: float | None = None      # 95% interval
     high: float | None = None
     seed: int = 1
     utterances: int = 0
+    mode: str = "frozen"
     config: dict = field(default_factory=dict)
     git_revision: str = ""
     created: str = ""
+
+
+@dataclass(frozen=True)
+class Cell:
+    values: list[float]
+    low: float | None
+    high: float | None
+    percent: bool
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def std(self) -> float:
+        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+
+    def text(self, plus_minus: str = "±") -> str:
+        k, digits = (100, 1) if self.percent else (1, 3)
+        if len(self.values) > 1:
+            return f"{k * self.mean:.{digits}f} {plus_minus} {k * self.std:.{digits}f}"
+        text = f"{k * self.mean:.{digits}f}"
+        if self.low is not None and self.high is not None:
+            text += f" [{k * self.low:.{digits}f}, {k * self.high:.{digits}f}]"
+        return text
 
 
 def git_revision() -> str:
@@ -52,32 +87,46 @@ def append_results(store: str | Path, results: Iterable[Result]) -> None:
 
 
 def read_results(store: str | Path) -> list[Result]:
+    if not Path(store).is_file():
+        raise UserError(f"{store}: results store not found")
     with open(store, encoding="utf-8") as f:
         return [Result(**json.loads(line)) for line in f if line.strip()]
 
 
 def latest(results: list[Result]) -> list[Result]:
-    """The newest value per (task, upstream, split, metric, seed): a re-run replaces, not adds."""
+    """The newest value per (task, upstream, mode, split, metric, seed): a re-run replaces."""
     out: dict[tuple, Result] = {}
     for r in results:
-        out[(r.task, r.upstream, r.split, r.metric, r.seed)] = r
+        out[(r.task, r.upstream, r.mode, r.split, r.metric, r.seed)] = r
     return list(out.values())
 
 
-def table(results: list[Result], split: str = "test") -> tuple[list[str], list[list[str]]]:
-    """Rows: upstreams; columns: task/metric; cells: value in % with its 95% interval."""
+def row_name(r: Result) -> str:
+    return r.upstream if r.mode == "frozen" else f"{r.upstream} ({r.mode})"
+
+
+def cells(results: list[Result], split: str = "test") -> tuple[list[str], list[tuple[str, str]], dict]:
+    """Row names, ``(task, metric)`` columns and ``{(row, column): Cell}`` for one split."""
     rs = [r for r in latest(results) if r.split == split]
+    if not rs:
+        raise UserError(f"no results for split {split!r} in the store")
+    rows = list(dict.fromkeys(row_name(r) for r in rs))
     columns = sorted({(r.task, r.metric) for r in rs})
-    upstreams = list(dict.fromkeys(r.upstream for r in rs))
-    header = ["upstream"] + [f"{t} {m} (%)" for t, m in columns]
-    rows = []
-    for u in upstreams:
-        row = [u]
-        for t, m in columns:
-            cell = next((r for r in rs if (r.upstream, r.task, r.metric) == (u, t, m)), None)
-            row.append("-" if cell is None else _fmt(cell))
-        rows.append(row)
-    return header, rows
+    grid = {}
+    for row in rows:
+        for column in columns:
+            group = [r for r in rs if row_name(r) == row and (r.task, r.metric) == column]
+            if group:
+                grid[row, column] = Cell([r.value for r in group], group[0].low, group[0].high,
+                                         METRICS[column[1].split()[0]][2])
+    return rows, columns, grid
+
+
+def table(results: list[Result], split: str = "test") -> tuple[list[str], list[list[str]]]:
+    rows, columns, grid = cells(results, split)
+    header = ["upstream"] + [f"{t} {m}" + (" (%)" if METRICS[m.split()[0]][2] else "") for t, m in columns]
+    return header, [[row] + [grid[row, c].text() if (row, c) in grid else "-" for c in columns]
+                    for row in rows]
 
 
 def to_markdown(header: list[str], rows: list[list[str]]) -> str:
@@ -91,8 +140,52 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
     return buf.getvalue()
 
 
-def _fmt(r: Result) -> str:
-    text = f"{100 * r.value:.1f}"
-    if r.low is not None and r.high is not None:
-        text += f" [{100 * r.low:.1f}, {100 * r.high:.1f}]"
-    return text
+def to_latex(header: list[str], rows: list[list[str]]) -> str:
+    def esc(text: str) -> str:
+        return (text.replace("\\", r"\textbackslash{}").replace("&", r"\&").replace("%", r"\%")
+                .replace("_", r"\_").replace("#", r"\#").replace("±", r"$\pm$"))
+    lines = [r"\begin{tabular}{l" + "c" * (len(header) - 1) + "}", r"\toprule",
+             " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(c) for c in row) + r" \\" for row in rows]
+    return "\n".join(lines + [r"\bottomrule", r"\end{tabular}"]) + "\n"
+
+
+def plot(results: list[Result], path: Path, split: str = "test") -> Path:
+    """One panel per task / metric, one bar per upstream, error bars: std over seeds or the
+    bootstrap interval."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, columns, grid = cells(results, split)
+    fig, axes = plt.subplots(1, len(columns), figsize=(2.2 + 1.6 * len(columns), 3.2), squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        k = 100 if METRICS[column[1].split()[0]][2] else 1
+        present = [r for r in rows if (r, column) in grid]
+        means = [k * grid[r, column].mean for r in present]
+        errors = [[0, 0] if grid[r, column].low is None and len(grid[r, column].values) < 2 else
+                  ([k * grid[r, column].std] * 2 if len(grid[r, column].values) > 1 else
+                   [k * (grid[r, column].mean - grid[r, column].low),
+                    k * (grid[r, column].high - grid[r, column].mean)]) for r in present]
+        ax.bar(range(len(present)), means, yerr=list(zip(*errors)) if errors else None, capsize=3,
+               color=[f"C{rows.index(r)}" for r in present])
+        ax.set_xticks(range(len(present)), present, rotation=30, ha="right", fontsize=8)
+        ax.set_title(f"{column[0]} {column[1]}" + (" (%)" if k == 100 else ""), fontsize=9)
+    fig.suptitle(f"{split} split", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(results: list[Result], out_prefix: Path, split: str = "test") -> dict[str, Path]:
+    """``PREFIX.md``, ``.csv``, ``.tex`` and ``.png`` of the same table."""
+    header, rows = table(results, split)
+    out_prefix = Path(out_prefix)
+    out_prefix.parent.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for ext, render in (("md", to_markdown), ("csv", to_csv), ("tex", to_latex)):
+        paths[ext] = out_prefix.with_suffix(f".{ext}")
+        paths[ext].write_text(render(header, rows), encoding="utf-8")
+    paths["png"] = plot(results, out_prefix.with_suffix(".png"), split)
+    return paths

@@ -4,9 +4,22 @@ Every upstream returns ``(states, frame_lengths)``: ``states`` is a list of ``B 
 tensors (for wav2vec2: the transformer input, then each layer's output, the last one being
 the model's output, after the final layer norm of pre-norm models, as LeBenchmark's
 extractors read it) and ``frame_lengths`` the valid frames per utterance.
+
+Three kinds, chosen by ``load_upstream(spec)``:
+
+- a fairseq checkpoint (``.pt``): wav2vec2 pretraining, or CTC fine-tuned (``wav2vec_ctc``,
+  or an upstream exported by ``lebench downstream`` after fine-tuning: "fine-tuned on
+  another task first");
+- a HuggingFace folder of the wav2vec2 family (``Wav2Vec2Model``, ``...ForPreTraining``,
+  ``...ForCTC``), e.g. XLSR-53 or LeBenchmark's models downloaded by the user;
+- ``mfb``: the log-Mel filterbank baseline.
+
+``fingerprint()`` hashes what determines the features (weights and config), so the feature
+cache can never serve a changed checkpoint's stale features.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -14,71 +27,158 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lebench.hidden_states import hidden_states
 from lebench.errors import UserError
+from lebench.hidden_states import hidden_states
+
+MFB_VERSION = "mfb-v1:80"  # bump when MFBUpstream's computation changes: invalidates cached MFB features
 
 
 class Upstream(nn.Module):
     num_states: int
     dim: int
+    samples_per_frame: int
+    spec: str
 
     def forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
         raise NotImplementedError
 
+    def fingerprint(self) -> str:
+        return fingerprint_of(self.spec)
+
+    def configure_finetuning(self, layerdrop: float | None, mask_prob: float | None) -> None:
+        raise UserError(f"{self.spec}: this upstream has no weights to fine-tune; use mode=frozen")
+
+    def feature_extractor(self) -> nn.Module:
+        """The convolutional waveform encoder (frozen by default when fine-tuning)."""
+        raise NotImplementedError
+
 
 class Wav2Vec2Upstream(Upstream):
-    """A fairseq wav2vec2 pretraining checkpoint (ours or any other)."""
+    """A fairseq wav2vec2 checkpoint: pretraining or CTC fine-tuned."""
+
+    samples_per_frame = 320
 
     def __init__(self, checkpoint: str | Path):
         super().__init__()
-        import fairseq_ext  # noqa: F401  registers our tasks, so our checkpoints load
-        from fairseq import checkpoint_utils
+        from pretrain.config import build_model
+        from pretrain.hf.fairseq_checkpoint import read_checkpoint
 
-        checkpoint = Path(checkpoint)
-        if not checkpoint.is_file():
-            raise UserError(f"{checkpoint}: upstream checkpoint not found; pass a fairseq "
-                            "wav2vec2 checkpoint (.pt) or 'mfb'")
-        try:
-            models, cfg, _ = checkpoint_utils.load_model_ensemble_and_task([str(checkpoint)])
-        except Exception as e:
-            raise UserError(f"{checkpoint}: cannot load as a fairseq checkpoint ({e})") from None
-        model = models[0]
-        if not hasattr(model, "encoder") or not hasattr(model.encoder, "layers"):
-            raise UserError(f"{checkpoint}: not a wav2vec2 model ({type(model).__name__})")
-        self.model = model
-        self.normalize = bool(cfg.task.get("normalize", False))
+        self.spec = str(Path(checkpoint).resolve())
+        ckpt = read_checkpoint(checkpoint)  # names the file and the fix on any problem
+        state = ckpt.state
+        if ckpt.kind == "ctc":
+            prefix = "w2v_encoder.w2v_model."
+            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        model = build_model(ckpt.model, "cpu")
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        # A CTC model dropped the pretraining heads (quantizer, projections): they stay as
+        # initialised and are never used here; anything else missing is an error.
+        missing = [k for k in missing if k.startswith(("feature_extractor", "encoder", "layer_norm",
+                                                       "post_extract_proj", "mask_emb"))]
+        if missing or unexpected:
+            raise UserError(f"{checkpoint}: weights do not match its config (missing "
+                            f"{missing[:3]}, unexpected {unexpected[:3]}); the checkpoint is damaged")
+        self.model, self.model_fields, self.normalize = model, dict(ckpt.model), ckpt.normalize
         self.num_states = len(model.encoder.layers) + 1
         self.dim = model.encoder.embedding_dim
         # The base family's group norm spans the whole (padded) time axis, so padding would
         # change a shorter utterance's features: such models see one utterance at a time.
-        self.pad_sensitive = cfg.model.get("extractor_mode", "default") == "default"
+        self.pad_sensitive = ckpt.model.extractor_mode == "default"
+        self.mask = False
+
+    def feature_extractor(self) -> nn.Module:
+        return self.model.feature_extractor
+
+    def configure_finetuning(self, layerdrop: float | None, mask_prob: float | None) -> None:
+        if layerdrop is not None:
+            self.model.encoder.layerdrop = layerdrop
+        if mask_prob is not None:
+            self.model.mask_prob = mask_prob
+        self.mask = bool(self.model.mask_prob > 0)
 
     def forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
-        if self.pad_sensitive and bool((lengths != lengths[0]).any()):
-            outs = [self._forward(w[None, :n], n[None]) for w, n in zip(wav, lengths)]
-            frames = max(o[0][0].size(1) for o in outs)
-            states = [torch.cat([F.pad(o[0][i], (0, 0, 0, frames - o[0][i].size(1))) for o in outs])
-                      for i in range(self.num_states)]
-            return states, torch.cat([o[1] for o in outs])
-        return self._forward(wav, lengths)
+        return _per_utterance(self._forward, wav, lengths) if self.pad_sensitive \
+            else self._forward(wav, lengths)
 
     def _forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
-        if self.normalize:  # the waveform layer norm of task.normalize, over valid samples only
-            wav = torch.stack([_normalise(w, int(n)) for w, n in zip(wav, lengths)])
+        if self.normalize:
+            wav = normalise_waveform(wav, lengths)
         padding = torch.arange(wav.size(1), device=wav.device)[None, :] >= lengths[:, None]
-        states, res = hidden_states(self.model, wav, padding if padding.any() else None)
+        states, res = hidden_states(self.model, wav, padding if padding.any() else None,
+                                    mask=self.mask and self.training)
         states[-1] = res["x"]  # the model's output: for pre-norm models, after the final layer norm
         frames = res["x"].size(1)
         pad = res.get("padding_mask")
         frame_lengths = (~pad).sum(1) if pad is not None else torch.full_like(lengths, frames)
         return states, frame_lengths
 
+    def export(self, path: Path, provenance: dict) -> Path:
+        """Write the (fine-tuned) weights as a stock wav2vec2 pretraining checkpoint, usable as
+        an upstream, for continued pretraining, or by ``lebench to-hf``."""
+        from pretrain.hf.fairseq_checkpoint import write_checkpoint
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        write_checkpoint(path, self.model_fields, self.normalize, state, provenance)
+        return path
+
+
+class HFWav2Vec2Upstream(Upstream):
+    """A HuggingFace wav2vec2-family folder (``config.json`` + weights)."""
+
+    samples_per_frame = 320
+
+    def __init__(self, folder: str | Path):
+        super().__init__()
+        from transformers import Wav2Vec2Model
+        from pretrain.hf.hf_dir import read_hf_dir
+
+        self.spec = str(Path(folder).resolve())
+        hf = read_hf_dir(folder)
+        prefix = "" if hf.cls == "Wav2Vec2Model" else "wav2vec2."
+        state = {k[len(prefix):]: v for k, v in hf.state.items() if k.startswith(prefix)}
+        config = hf.config
+        config.apply_spec_augment = False  # masking only when fine-tuning asks for it
+        model = Wav2Vec2Model(config)
+        model.load_state_dict(state, strict=False)  # masked_spec_embed is optional in checkpoints
+        self.model = model
+        self.normalize = hf.normalize if hf.normalize is not None else config.feat_extract_norm == "layer"
+        self.num_states = config.num_hidden_layers + 1
+        self.dim = config.hidden_size
+        self.pad_sensitive = config.feat_extract_norm == "group"
+
+    def feature_extractor(self) -> nn.Module:
+        return self.model.feature_extractor
+
+    def configure_finetuning(self, layerdrop: float | None, mask_prob: float | None) -> None:
+        if layerdrop is not None:
+            self.model.config.layerdrop = layerdrop
+        if mask_prob is not None:
+            self.model.config.mask_time_prob = mask_prob
+        self.model.config.apply_spec_augment = self.model.config.mask_time_prob > 0
+
+    def forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
+        return _per_utterance(self._forward, wav, lengths) if self.pad_sensitive \
+            else self._forward(wav, lengths)
+
+    def _forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
+        if self.normalize:
+            wav = normalise_waveform(wav, lengths)
+        attention = torch.arange(wav.size(1), device=wav.device)[None, :] < lengths[:, None]
+        out = self.model(wav, attention_mask=None if self.pad_sensitive else attention.long(),
+                         output_hidden_states=True)
+        states = list(out.hidden_states)
+        states[-1] = out.last_hidden_state  # pre-norm models: after the final layer norm
+        frame_lengths = self.model._get_feat_extract_output_lengths(lengths).clamp(max=states[0].size(1))
+        return states, frame_lengths.long()
+
 
 class MFBUpstream(Upstream):
     """Log-Mel filterbank baseline (MFB): 25 ms windows every 10 ms, one hidden state."""
 
+    samples_per_frame = 160
+
     def __init__(self, n_mels: int = 80, rate: int = 16_000):
         super().__init__()
+        self.spec, self.n_mels = "mfb", n_mels
         self.win, self.hop, self.n_fft = int(0.025 * rate), int(0.010 * rate), 512
         self.register_buffer("window", torch.hann_window(self.win), persistent=False)
         self.register_buffer("mel", mel_filterbank(n_mels, self.n_fft, rate), persistent=False)
@@ -107,11 +207,59 @@ def mel_filterbank(n_mels: int, n_fft: int, rate: int, f_min: float = 20.0) -> T
 
 
 def load_upstream(spec: str) -> Upstream:
-    """``"mfb"`` or the path of a fairseq wav2vec2 checkpoint."""
-    return MFBUpstream() if spec == "mfb" else Wav2Vec2Upstream(spec)
+    """``"mfb"``, a HuggingFace model folder, or a fairseq checkpoint file."""
+    if spec == "mfb":
+        return MFBUpstream()
+    path = Path(spec)
+    if path.is_dir():
+        return HFWav2Vec2Upstream(path)
+    if not path.is_file():
+        raise UserError(f"{spec}: upstream not found; pass a fairseq wav2vec2 checkpoint (.pt), "
+                        "a HuggingFace wav2vec2 folder, or 'mfb'")
+    return Wav2Vec2Upstream(path)
 
 
-def _normalise(w: Tensor, n: int) -> Tensor:
-    out = torch.zeros_like(w)
-    out[:n] = F.layer_norm(w[:n], (n,))
+def upstream_name(spec: str) -> str:
+    """The name an upstream gets in result tables by default."""
+    return "MFB" if spec == "mfb" else Path(spec).stem if Path(spec).suffix == ".pt" else Path(spec).name
+
+
+def fingerprint_of(spec: str) -> str:
+    """Hash of what determines an upstream's features: the checkpoint's bytes, a HuggingFace
+    folder's config and weight files, or the MFB settings."""
+    if spec == "mfb":
+        return hashlib.sha256(MFB_VERSION.encode()).hexdigest()
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".json", ".safetensors", ".bin"))
+        return hashlib.sha256("".join(f"{p.name}:{file_digest(p)}" for p in files).encode()).hexdigest()
+    if not path.is_file():
+        raise UserError(f"{spec}: upstream not found; pass a fairseq wav2vec2 checkpoint (.pt), "
+                        "a HuggingFace wav2vec2 folder, or 'mfb'")
+    return file_digest(path)
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def normalise_waveform(wav: Tensor, lengths: Tensor) -> Tensor:
+    """The waveform layer norm of fairseq's ``task.normalize``, over valid samples only."""
+    out = torch.zeros_like(wav)
+    for i, n in enumerate(lengths.tolist()):
+        out[i, :n] = F.layer_norm(wav[i, :n], (n,))
     return out
+
+
+def _per_utterance(forward, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
+    if not bool((lengths != lengths[0]).any()):
+        return forward(wav, lengths)
+    outs = [forward(w[None, :n], n[None]) for w, n in zip(wav, lengths)]
+    frames = max(o[0][0].size(1) for o in outs)
+    states = [torch.cat([F.pad(o[0][i], (0, 0, 0, frames - o[0][i].size(1))) for o in outs])
+              for i in range(len(outs[0][0]))]
+    return states, torch.cat([o[1] for o in outs])

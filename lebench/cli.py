@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lebench",
         description="Pretrain, evaluate and publish French wav2vec2 models (LeBenchmark).",
-        epilog="Typical flow: prepare (per corpus) -> compose or manifest -> pretrain -> probe -> "
+        epilog="Typical flow: prepare (per corpus) -> compose or manifest -> pretrain -> extract -> downstream -> "
                "report; to-hf publishes a checkpoint, from-hf brings a HuggingFace model back.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
 
@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("records", type=Path, help="utterances.jsonl written by `lebench prepare`")
     p.add_argument("out", type=Path)
     p.add_argument("--split", default="train=0.98,valid=0.02", help="fractions per split")
-    p.add_argument("--by", default="utterance", choices=["utterance", "speaker"],
-                   help="what a split assigns: utterances, or whole speakers")
+    p.add_argument("--by", default="utterance",
+                   help="what a split assigns: utterance, speaker (whole speakers), or "
+                        "label:NAME to keep a corpus's official split (e.g. label:split)")
     p.add_argument("--stratify", help="keep this label's proportions in every split (e.g. gender)")
     p.add_argument("--labels", default="", help="comma-separated labels to write (e.g. gender)")
     p.add_argument("--seed", type=int, default=42)
@@ -128,21 +129,56 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--audio", type=Path, help="16 kHz mono audio (default: a French clip shipped here)")
     p.set_defaults(run=_verify)
 
-    p = sub.add_parser("probe", help="train and score a downstream probe on frozen features")
-    p.add_argument("config", help="config name of configs/downstream, e.g. gender")
+    p = sub.add_parser("downstream", help="train and score a downstream task (lr grid, seeds, cache)")
+    p.add_argument("config", help="config of configs/downstream: gender, emotion, asr, asr-finetune, aer, asv")
     p.add_argument("--data", type=Path, required=True, help="manifests with label files")
-    p.add_argument("--upstream", required=True, help="fairseq wav2vec2 checkpoint, or 'mfb'")
+    p.add_argument("--upstream", required=True,
+                   help="fairseq wav2vec2 checkpoint (.pt), HuggingFace wav2vec2 folder, or 'mfb'")
     p.add_argument("--name", help="upstream name in the tables (default: from --upstream)")
-    p.add_argument("--out", type=Path, required=True, help="folder for the probe's checkpoints")
+    p.add_argument("--out", type=Path, required=True, help="folder for the heads' checkpoints")
     p.add_argument("--results", type=Path, required=True, help="results store (.jsonl)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.lr=[0.01]")
-    p.set_defaults(run=_probe)
+    p.add_argument("--lr", default="", help="comma-separated learning-rate grid, chosen on valid "
+                   "(default: the config's rate)")
+    p.add_argument("--seeds", default="1", help="comma-separated seeds run at the chosen rate")
+    p.add_argument("--cache", type=Path, help="feature cache root: frozen features are extracted "
+                   "once and re-used (default: computed on the fly)")
+    p.add_argument("--splits", default="valid,test", help="splits to score")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.max_epoch=5")
+    p.set_defaults(run=_downstream)
 
-    p = sub.add_parser("report", help="print the results table of a results store")
+    p = sub.add_parser("extract", help="cache an upstream's frozen features (every layer, float16)")
+    p.add_argument("--data", type=Path, required=True, help="folder with <split>.tsv manifests")
+    p.add_argument("--upstream", required=True)
+    p.add_argument("--cache", type=Path, required=True, help="feature cache root")
+    p.add_argument("--splits", default="train,valid,test")
+    p.set_defaults(run=_extract)
+
+    p = sub.add_parser("predict", help="run a trained downstream head on audio files")
+    p.add_argument("checkpoint", type=Path, help="checkpoint_best.pt of a downstream run")
+    p.add_argument("audio", type=Path, nargs="+")
+    p.set_defaults(run=_predict)
+
+    p = sub.add_parser("trials", help="write a speaker-verification trial list for a split")
+    p.add_argument("data", type=Path, help="folder with <split>.tsv and <split>.speaker")
+    p.add_argument("--split", default="test")
+    p.add_argument("--per-utterance", type=int, default=10, help="target trials per utterance")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_trials)
+
+    p = sub.add_parser("suite", help="every part-1 task for several upstreams on the demo layout")
+    p.add_argument("--records", type=Path, required=True, help="utterances.jsonl of the demo corpus")
+    p.add_argument("--upstream", action="append", required=True, metavar="NAME=SPEC",
+                   help="repeatable, e.g. --upstream demo=ckpt.pt --upstream MFB=mfb")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--tasks", default="", help="comma-separated subset of the suite's tasks")
+    p.add_argument("--no-cache", action="store_true", help="compute frozen features on the fly")
+    p.set_defaults(run=_suite)
+
+    p = sub.add_parser("report", help="tables (markdown, CSV, LaTeX) and a plot of a results store")
     p.add_argument("results", type=Path)
     p.add_argument("--split", default="test")
-    p.add_argument("--csv", action="store_true", help="CSV instead of markdown")
+    p.add_argument("--out", type=Path, help="write OUT.md, OUT.csv, OUT.tex and OUT.png")
+    p.add_argument("--format", choices=("md", "csv", "tex"), default="md", help="what to print")
     p.set_defaults(run=_report)
 
     # Hydra overrides may follow options (`pretrain demo --data D key=value`); argparse would
@@ -309,21 +345,68 @@ def _verify(a) -> None:
         raise UserError(f"{a.hf_dir} does not reproduce {a.checkpoint}")
 
 
-def _probe(a) -> None:
-    from downstream.probe import run_probe
-    name = a.name or ("MFB" if a.upstream == "mfb" else Path(a.upstream).stem)
-    for r in run_probe(a.config, a.data, a.upstream, name, a.out, a.results, a.seed,
-                       overrides=a.overrides):
-        print(f"{r.task} {r.split} {r.metric}: {100 * r.value:.1f}% "
-              f"[{100 * r.low:.1f}, {100 * r.high:.1f}] ({r.utterances} utterances)")
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x)
+    except ValueError:
+        raise UserError(f"{text!r}: expected comma-separated numbers") from None
+
+
+def _downstream(a) -> None:
+    from downstream.run import run
+    from downstream.upstream import upstream_name
+    results = run(a.config, a.data, a.upstream, a.name or upstream_name(a.upstream), a.out,
+                  a.results, seeds=tuple(int(s) for s in _floats(a.seeds)), lrs=_floats(a.lr) or None,
+                  splits=tuple(x for x in a.splits.split(",") if x), cache=a.cache,
+                  overrides=a.overrides)
+    for r in results:
+        interval = f" [{r.low:.4f}, {r.high:.4f}]" if r.low is not None else ""
+        print(f"{r.task} {r.split} {r.metric} (seed {r.seed}, lr {r.config['lr']:g}): "
+              f"{r.value:.4f}{interval} ({r.utterances} items)")
+
+
+def _extract(a) -> None:
+    from downstream.run import features_for
+    print(features_for(a.upstream, a.data, a.cache, tuple(x for x in a.splits.split(",") if x)))
+
+
+def _predict(a) -> None:
+    from downstream.run import predict
+    print("\n".join(predict(a.checkpoint, a.audio)))
+
+
+def _trials(a) -> None:
+    from downstream.trials import make_trials
+    path, targets, nontargets = make_trials(a.data, a.split, targets_per_utterance=a.per_utterance,
+                                            seed=a.seed)
+    print(f"{targets} target and {nontargets} non-target trials -> {path}")
+
+
+def _suite(a) -> None:
+    from downstream.results import read_results, table, to_markdown
+    from downstream.suite import DEMO_TASKS, prepare_demo_tasks, run_suite
+    upstreams = dict(u.split("=", 1) for u in a.upstream if "=" in u)
+    if len(upstreams) != len(a.upstream):
+        raise UserError("--upstream takes NAME=SPEC, e.g. --upstream MFB=mfb")
+    tasks = [t for t in a.tasks.split(",") if t] or list(DEMO_TASKS)
+    unknown = sorted(set(tasks) - set(DEMO_TASKS))
+    if unknown:
+        raise UserError(f"unknown task(s) {unknown}; the suite has {', '.join(DEMO_TASKS)}")
+    data = prepare_demo_tasks(a.records, a.out / "data")
+    store = a.out / "results.jsonl"
+    run_suite(data, upstreams, a.out / "runs", store, tasks,
+              cache=None if a.no_cache else a.out / "cache", quiet=True)
+    print(to_markdown(*table(read_results(store))), end="")
 
 
 def _report(a) -> None:
-    from downstream.results import read_results, table, to_csv, to_markdown
-    if not a.results.is_file():
-        raise UserError(f"{a.results}: results store not found")
-    header, rows = table(read_results(a.results), split=a.split)
-    print((to_csv if a.csv else to_markdown)(header, rows), end="")
+    from downstream.results import read_results, table, to_csv, to_latex, to_markdown, write_report
+    results = read_results(a.results)
+    header, rows = table(results, split=a.split)
+    print({"md": to_markdown, "csv": to_csv, "tex": to_latex}[a.format](header, rows), end="")
+    if a.out:
+        paths = write_report(results, a.out, a.split)
+        print("written: " + ", ".join(str(p) for p in paths.values()))
 
 
 if __name__ == "__main__":

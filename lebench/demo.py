@@ -1,8 +1,10 @@
 """The main job on the embedded demo corpus, end to end:
 
 demo corpus -> 16 kHz records -> fairseq manifests -> wav2vec2 pretraining (fairseq-hydra-train,
-configs/pretrain/demo.yaml) -> checkpoint -> speaker-gender probe on frozen features, next to
-the MFB baseline on the same held-out speakers -> results table (markdown and CSV).
+configs/pretrain/demo.yaml) -> checkpoint -> the part-1 downstream suite (downstream/suite.py:
+gender, ASR frozen and fine-tuned, emotion stand-ins, speaker verification, and tasks on the
+ASR-fine-tuned upstream), next to the MFB baseline on the same held-out speakers -> results
+tables (markdown, CSV, LaTeX) and a plot.
 
 Every stage resumes: a second run reuses the corpus, the normalised audio and finished
 checkpoints, and rebuilds the table; ``fresh=True`` recomputes everything but the corpus.
@@ -12,16 +14,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from downstream.probe import run_probe
-from downstream.results import read_results, table, to_csv, to_markdown
+from downstream.results import read_results, table, to_markdown, write_report
+from downstream.suite import SPLITS, prepare_demo_tasks, run_suite
 from manifests.corpora import read_generic
 from manifests.demo.build import build_demo_corpus
-from manifests.fairseq_manifest import split_records, write_manifests
 from manifests.prepare import prepare
-from manifests.records import read_records
 from pretrain.launch import pretrain
 
-SPLITS = {"train": 0.625, "valid": 0.125, "test": 0.25}  # 10 / 2 / 4 speakers, half of each gender
 SEED = 42
 
 
@@ -38,31 +37,31 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
     summary = prepare(read_generic(corpus_dir, corpus="lebench-demo"), workdir / "prepared")
     print(f"  {summary.kept} utterances, {summary.hours * 60:.1f} min, {summary.rejected} rejected")
 
-    _stage(3, "fairseq manifests, split by speaker", workdir / "manifests")
-    splits = split_records(list(read_records(summary.records)), SPLITS, SEED, by="speaker",
-                           stratify="gender")
-    counts = write_manifests(splits, workdir / "manifests", labels=("gender", "sentence_type"),
-                             progress=False)
-    print("  " + ", ".join(f"{k}: {v} utterances / {len({r.speaker for r in splits[k]})} speakers"
-                           for k, v in counts.items()))
+    _stage(3, "fairseq manifests of every task, split by speaker", workdir / "manifests")
+    data = prepare_demo_tasks(summary.records, workdir / "manifests", seed=SEED)
+    speakers = {split: _speakers(data / "speakers", split) for split in SPLITS}
+    print("  " + ", ".join(f"{k}: {len(v)} utterances / {len(set(v))} speakers"
+                           for k, v in speakers.items()))
 
     _stage(4, "wav2vec2 pretraining (configs/pretrain/demo.yaml)", workdir / "pretrain")
-    checkpoint = pretrain("demo", workdir / "manifests", workdir / "pretrain", quiet=quiet)
+    checkpoint = pretrain("demo", data / "speakers", workdir / "pretrain", quiet=quiet)
 
+    _stage(5, "downstream suite on frozen and fine-tuned features", workdir / "downstream")
     store = workdir / "results.jsonl"
-    for name, upstream in (("wav2vec2-demo", str(checkpoint)), ("MFB", "mfb")):
-        probe_dir = workdir / "downstream" / "gender" / name
-        _stage(5, f"gender probe on frozen {name} features", probe_dir)
-        run_probe("gender", workdir / "manifests", upstream, name, probe_dir, store, quiet=quiet)
+    run_suite(data, {"wav2vec2-demo": str(checkpoint), "MFB": "mfb"}, workdir / "downstream" / "runs",
+              store, cache=workdir / "downstream" / "cache", quiet=quiet)
 
-    header, rows = table(read_results(store), split="test")
-    markdown = to_markdown(header, rows)
-    (workdir / "results.md").write_text(markdown, encoding="utf-8")
-    (workdir / "results.csv").write_text(to_csv(header, rows), encoding="utf-8")
-    print(f"\nTest split ({counts['test']} utterances of {len({r.speaker for r in splits['test']})} "
-          f"unseen speakers), 95% bootstrap intervals:\n\n{markdown}\n"
-          f"written to {workdir / 'results.md'} and {workdir / 'results.csv'}")
+    results = read_results(store)
+    markdown = to_markdown(*table(results, split="test"))
+    paths = write_report(results, workdir / "results", split="test")
+    print(f"\nTest split ({len(speakers['test'])} utterances of {len(set(speakers['test']))} "
+          f"unseen speakers): one seed, 95% bootstrap intervals over test items:\n\n{markdown}\n"
+          f"written to {', '.join(str(p) for p in paths.values())}")
     return markdown
+
+
+def _speakers(data: Path, split: str) -> list[str]:
+    return (data / f"{split}.speaker").read_text(encoding="utf-8").split()
 
 
 def _stage(n: int, what: str, where: Path) -> None:

@@ -21,8 +21,20 @@ from manifests.records import Utterance
 from manifests.rejects import Reject, write_rejects
 
 
+# Labels computed from the transcript through the French normaliser (downstream/text.py):
+# letters for CTC (fairseq's .ltr format) and normalised words (.wrd).
+TRANSCRIPT_LABELS = ("ltr", "wrd")
+
+
 def label_of(utt: Utterance, name: str) -> str:
-    """A record's value for a label name: a record field or one of its corpus labels."""
+    """A record's value for a label name: a record field, one of its corpus labels, or its
+    transcript as letters (``ltr``) or normalised words (``wrd``)."""
+    if name in TRANSCRIPT_LABELS:
+        from downstream.text import letters, normalise
+        if not utt.transcript:
+            raise UserError(f"utterance {utt.id} has no transcript, which label {name!r} needs; "
+                            "leave untranscribed utterances out of ASR manifests")
+        return letters(utt.transcript) if name == "ltr" else normalise(utt.transcript)
     if name in ("gender", "speaker", "speech_type", "corpus"):
         return getattr(utt, name)
     if name not in utt.labels:
@@ -44,14 +56,20 @@ def parse_fractions(spec: str) -> dict[str, float]:
 
 def split_records(records: Sequence[Utterance], fractions: dict[str, float], seed: int,
                   by: str = "utterance", stratify: str | None = None) -> dict[str, list[Utterance]]:
-    """Assign utterances (or whole speakers, with ``by="speaker"``) to splits.
+    """Assign utterances (or whole speakers, with ``by="speaker"``) to splits, or keep the
+    split a corpus label gives (``by="label:split"``: official train/valid/test).
 
     Deterministic for a seed; with ``stratify`` (e.g. ``gender``) each value of that label
     is split in the same proportions. Group counts are rounded, so every split with a
     non-zero fraction gets at least one group when the stratum has enough.
     """
+    if by.startswith("label:"):
+        out: dict[str, list[Utterance]] = defaultdict(list)
+        for r in records:
+            out[label_of(r, by.split(":", 1)[1])].append(r)
+        return {name: sorted(rs, key=lambda r: r.id) for name, rs in sorted(out.items())}
     if by not in ("utterance", "speaker"):
-        raise UserError(f"--by must be 'utterance' or 'speaker', not {by!r}")
+        raise UserError(f"--by must be 'utterance', 'speaker' or 'label:NAME', not {by!r}")
     groups: dict[str, list[Utterance]] = defaultdict(list)
     for r in records:
         groups[r.id if by == "utterance" else r.speaker].append(r)
@@ -120,7 +138,9 @@ def write_manifests(splits: dict[str, list[Utterance]], out_dir: str | Path,
         for label in labels:
             _write_atomic(out_dir / f"{name}.{label}", [label_of(r, label) for r, _ in items])
     for label in labels:
-        counts = Counter(label_of(r, label) for r, _ in checked.get("train", []))
+        values = (label_of(r, label) for r, _ in checked.get("train", []))
+        counts = Counter(token for v in values for token in v.split()) if label in TRANSCRIPT_LABELS \
+            else Counter(values)
         if not counts:
             raise UserError(f"no training utterances carry label {label!r}")
         _write_atomic(out_dir / f"dict.{label}.txt", [f"{k} {v}" for k, v in sorted(counts.items())])

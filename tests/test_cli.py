@@ -20,7 +20,8 @@ def assert_one_line_error(proc, *needles):
 
 def test_help_lists_the_commands():
     out = lebench("--help").stdout
-    for cmd in ("demo", "demo-corpus", "prepare", "manifest", "pretrain", "probe", "report"):
+    for cmd in ("demo", "demo-corpus", "prepare", "manifest", "pretrain", "downstream", "extract",
+                "predict", "trials", "suite", "report"):
         assert cmd in out
 
 

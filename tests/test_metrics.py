@@ -1,7 +1,11 @@
+"""Metrics against values computed by hand, and the French normaliser on its documented cases."""
 import numpy as np
 import pytest
 
-from downstream.metrics import accuracy, bootstrap_interval, unweighted_average_recall
+from downstream.metrics import (accuracy, bootstrap_interval, ccc, char_error_rate,
+                                equal_error_rate, min_dcf, rmse, unweighted_average_recall,
+                                word_error_rate)
+from downstream.text import from_letters, letters, normalise
 
 
 def test_accuracy_and_uar_by_hand():
@@ -18,3 +22,47 @@ def test_bootstrap_interval_brackets_the_value_and_collapses_when_perfect():
     lo, hi = bootstrap_interval(accuracy, ref, hyp)
     assert lo < 0.8 < hi and hi - lo < 0.2
     assert bootstrap_interval(accuracy, ref, ref) == (1.0, 1.0)
+
+
+def test_wer_and_cer_on_known_strings():
+    # one substitution and one deletion over 3 + 2 reference words
+    assert word_error_rate(["le chat dort", "il pleut"], ["le chien dort", "il"]) == pytest.approx(2 / 5)
+    # case, punctuation and typographic apostrophes are not errors
+    assert word_error_rate(["L’homme, dit-il."], ["l'homme dit il"]) == 0
+    # "chat" -> "chien": 1 substitution + 2 insertions... by edit distance: chat/chien = 3
+    assert char_error_rate(["le chat"], ["le chien"]) == pytest.approx(3 / 7)
+    assert word_error_rate(["il a 21 ans"], ["il a vingt et un ans"]) == 0
+
+
+def test_normaliser_cases():
+    assert normalise("L’Homme est né en 1987, n'est-ce pas ?") == \
+        "l'homme est né en mille neuf cent quatre vingt sept n'est ce pas"
+    assert normalise("le 3e étage, 2,5 kg") == "le troisième étage deux virgule cinq kg"
+    assert normalise("« Cœur » 10 000") == "coeur dix mille"
+    assert letters("Qu'il parte.") == "q u ' i l | p a r t e |"
+    assert from_letters(letters("Qu'il parte.").split()) == "qu'il parte"
+
+
+def test_ccc_and_rmse_on_known_arrays():
+    x = [np.array([1.0, 2.0, 3.0])]
+    assert ccc(x, x) == pytest.approx(1.0)
+    # shifted by one: 2 cov / (var x + var y + 1) = (4/3) / (7/3)
+    assert ccc(x, [np.array([2.0, 3.0, 4.0])]) == pytest.approx(4 / 7)
+    assert ccc(x, [np.array([3.0, 2.0, 1.0])]) == pytest.approx(-1.0)
+    assert rmse(x, [np.array([2.0, 3.0, 4.0])]) == pytest.approx(1.0)
+    # utterances are concatenated, not averaged
+    assert ccc([np.array([1.0]), np.array([2.0, 3.0])], [np.array([1.0]), np.array([2.0, 3.0])]) == 1.0
+
+
+def test_eer_and_min_dcf_on_known_scores():
+    assert equal_error_rate([1, 1, 0, 0], [0.9, 0.8, 0.2, 0.1]) == 0.0
+    # targets 0.9, 0.7; non-targets 0.8, 0.1: at a threshold in (0.7, 0.8) one miss of two
+    # and one false alarm of two
+    assert equal_error_rate([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx(0.5)
+    # best cost at p_target 0.01: accept only 0.9 -> miss 1/2, no false alarm: 0.005 / 0.01
+    assert min_dcf([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx(0.5)
+    assert min_dcf([1, 1, 0, 0], [0.9, 0.8, 0.2, 0.1]) == 0.0
+    # 100 trials, 10 targets scoring below all non-targets: everything wrong, EER 1
+    labels = [1] * 10 + [0] * 90
+    scores = list(range(100))
+    assert equal_error_rate(labels, scores) == pytest.approx(1.0)

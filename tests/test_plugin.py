@@ -16,9 +16,12 @@ from tests.conftest import write_tone
 
 def test_registers_own_names_next_to_fairseq():
     assert TASK_REGISTRY["lebench_pretraining"].__module__.startswith("fairseq_ext")
-    assert TASK_REGISTRY["lebench_utterance_classification"].__module__.startswith("fairseq_ext")
-    assert MODEL_REGISTRY["lebench_frozen_probe"].__module__.startswith("fairseq_ext")
-    assert CRITERION_REGISTRY["lebench_utterance_classification"].__module__.startswith("fairseq_ext")
+    for task in ("utterance_classification", "speaker_verification", "speech_recognition",
+                 "continuous_emotion"):
+        assert TASK_REGISTRY[f"lebench_{task}"].__module__.startswith("fairseq_ext")
+    assert MODEL_REGISTRY["lebench_downstream"].__module__.startswith("fairseq_ext")
+    for criterion in ("utterance_classification", "ctc", "ccc"):
+        assert CRITERION_REGISTRY[f"lebench_{criterion}"].__module__.startswith("fairseq_ext")
     # fairseq's own components are untouched
     assert TASK_REGISTRY["audio_pretraining"].__module__ == "fairseq.tasks.audio_pretraining"
     assert MODEL_REGISTRY["wav2vec2"].__module__ == "fairseq.models.wav2vec.wav2vec2"

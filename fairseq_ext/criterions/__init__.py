@@ -1,1 +1,1 @@
-from fairseq_ext.criterions import utterance_classification  # noqa: F401 (registers)
+from fairseq_ext.criterions import ccc, ctc, utterance_classification  # noqa: F401 (registers)

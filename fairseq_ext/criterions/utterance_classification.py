@@ -14,7 +14,7 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 @register_criterion("lebench_utterance_classification")
 class UtteranceClassificationCriterion(FairseqCriterion):
     def forward(self, model, sample, reduce=True):
-        logits = model(**sample["net_input"])
+        logits = model(**sample["net_input"])["logits"]
         target = sample["target"]
         loss = F.cross_entropy(logits, target, reduction="sum" if reduce else "none")
         n = target.numel()

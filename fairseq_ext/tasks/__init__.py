@@ -1,1 +1,2 @@
-from fairseq_ext.tasks import pretraining, utterance_classification  # noqa: F401 (registers)
+from fairseq_ext.tasks import (continuous_emotion, pretraining, speaker_verification,  # noqa: F401
+                               speech_recognition, utterance_classification)

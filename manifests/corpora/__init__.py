@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+from manifests.corpora.downstream import read_allosat, read_common_voice, read_etape, read_recola
 from manifests.corpora.epac import read_epac
 from manifests.corpora.files import (read_african_accented_french, read_att_hack, read_audiocite,
                                      read_cafe, read_gemep, read_mass, read_niger_mali)
@@ -39,6 +40,13 @@ SEED_READERS: dict[str, Reader] = {
     "audiocite": read_audiocite,
     "niger_mali": read_niger_mali,
 }
-READERS: dict[str, Reader] = {"generic": read_generic, **SEED_READERS}
+# Downstream corpora (part 1): ASR and continuous emotion, with their official splits.
+DOWNSTREAM_READERS: dict[str, Reader] = {
+    "common_voice": read_common_voice,
+    "etape": read_etape,
+    "recola": read_recola,
+    "allosat": read_allosat,
+}
+READERS: dict[str, Reader] = {"generic": read_generic, **SEED_READERS, **DOWNSTREAM_READERS}
 
 __all__ = ["READERS", "SEED_READERS", "read_generic"]

@@ -1,0 +1,110 @@
+"""The part-1 suite on the demo corpus: every task, every mode, from audio to report rows.
+
+The demo corpus has transcripts, speakers and genders but no emotion annotation, so two
+stand-ins keep the emotion pipelines exercised end to end, and are named as such in the
+tables: ``sentence_type`` (statement / question, carried by intonation) for categorical
+AER, and each utterance's own loudness contour (25 values per second) for continuous AER.
+Real corpora go through the same tasks with their readers (``lebench corpora``).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from downstream.run import run
+from downstream.trials import make_trials
+from manifests.fairseq_manifest import split_records, write_manifests
+from manifests.records import read_records
+
+SPLITS = {"train": 0.625, "valid": 0.125, "test": 0.25}  # 10 / 2 / 4 speakers, half of each gender
+LOUDNESS_RATE = 25
+
+# task -> (config, data folder, overrides that scale the config down to the demo on a CPU)
+DEMO_TASKS: dict[str, tuple[str, str, list[str]]] = {
+    "gender": ("gender", "speakers", []),
+    "emotion": ("emotion", "speakers", ["task.label=sentence_type", "model.hidden_dim=64",
+                                        "optimization.max_epoch=20"]),
+    "asr": ("asr", "speakers", ["model.lstm_dim=128", "model.lstm_layers=1", "model.dropout=0.1",
+                                "optimization.max_update=400", "optimization.lr=[0.002]",
+                                "dataset.max_tokens=480000", "dataset.validate_interval_updates=100",
+                                "common.log_interval=50"]),
+    "asr-finetune": ("asr-finetune", "speakers", [
+        "optimization.max_update=400", "optimization.lr=[0.0005]", "model.freeze_finetune_updates=100",
+        "model.mask_prob=0.3", "dataset.max_tokens=480000", "dataset.validate_interval_updates=100",
+        "common.log_interval=50"]),
+    "aer": ("aer", "speakers", ["task.dimensions=loudness", f"task.label_rate={LOUDNESS_RATE}",
+                                "optimization.max_epoch=20", "dataset.max_tokens=640000"]),
+    "asv": ("asv", "asv", ["model.hidden_dim=64", "optimization.max_epoch=20"]),
+}
+
+
+def prepare_demo_tasks(records: Path, out: Path, seed: int = 42) -> Path:
+    """Data folders for every demo task under ``out`` (``speakers/`` and ``asv/``)."""
+    out = Path(out)
+    recs = list(read_records(records))
+    splits = split_records(recs, SPLITS, seed, by="speaker", stratify="gender")
+    write_manifests(splits, out / "speakers", labels=("gender", "sentence_type", "ltr", "speaker"),
+                    progress=False)
+    for split in splits:
+        write_loudness(out / "speakers", split)
+    # verification: the test speakers are unseen; the others' utterances train and validate
+    known = [r for r in recs if r.speaker not in {t.speaker for t in splits["test"]}]
+    asv = split_records(known, {"train": 0.9, "valid": 0.1}, seed, stratify="speaker")
+    asv["test"] = splits["test"]
+    write_manifests(asv, out / "asv", labels=("speaker",), progress=False)
+    make_trials(out / "asv", "test", seed=seed)
+    return out
+
+
+def write_loudness(data: Path, split: str) -> Path:
+    """``<split>.loudness``: RMS level every 40 ms, dB mapped from [-60, 0] to [-1, 1]."""
+    with open(data / f"{split}.tsv", encoding="utf-8") as f:
+        root = f.readline().strip()
+        paths = [line.split("\t")[0] for line in f if line.strip()]
+    hop = 16_000 // LOUDNESS_RATE
+    lines = []
+    for p in paths:
+        wav, _ = sf.read(str(Path(root) / p), dtype="float32")
+        n = max(1, math.ceil(len(wav) / hop))
+        padded = np.pad(wav, (0, n * hop - len(wav)))
+        rms = np.sqrt(np.mean(padded.reshape(n, hop) ** 2, axis=1) + 1e-10)
+        level = np.clip(20 * np.log10(rms) / 30 + 1, -1, 1)
+        lines.append(" ".join(f"{v:.3f}" for v in level))
+    path = data / f"{split}.loudness"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# "fine-tuned on another task first": these tasks also run on the ASR-fine-tuned upstreams
+AFTER_ASR = ("gender", "emotion")
+
+
+def run_suite(data_root: Path, upstreams: dict[str, str], out: Path, store: Path,
+              tasks: list[str] | None = None, cache: Path | None = None, seeds=(1,),
+              extra_overrides: list[str] = (), quiet: bool = True) -> list:
+    """Every task for every upstream (``name -> spec``); MFB cannot be fine-tuned, so its
+    ``asr-finetune`` is skipped. The upstreams exported by ``asr-finetune`` then run the
+    ``AFTER_ASR`` tasks as ``NAME+asr``. ``extra_overrides`` go to every task (tests shorten
+the schedules with them). Returns the results, also appended to ``store``."""
+    tasks = tasks or list(DEMO_TASKS)
+    results = []
+
+    def one(task: str, name: str, spec: str) -> None:
+        config, folder, overrides = DEMO_TASKS[task]
+        results.extend(run(config, Path(data_root) / folder, spec, name, Path(out) / task / name,
+                           store, seeds=tuple(seeds), cache=cache,
+                           overrides=[*overrides, *extra_overrides], quiet=quiet))
+
+    for task in tasks:
+        for name, spec in upstreams.items():
+            if not (task == "asr-finetune" and spec == "mfb"):
+                one(task, name, spec)
+    if "asr-finetune" in tasks:
+        for name, spec in upstreams.items():
+            exported = Path(out) / "asr-finetune" / name / f"seed{seeds[0]}" / "upstream.pt"
+            for task in (t for t in AFTER_ASR if t in tasks and spec != "mfb"):
+                one(task, f"{name}+asr", str(exported))
+    return results

@@ -1,0 +1,87 @@
+"""``lebench_continuous_emotion``: dimensions such as arousal and valence (RECOLA) or
+satisfaction (AlloSat) predicted frame by frame.
+
+Each dimension has a label file ``<split>.<dimension>``: per manifest line, the
+gold-standard values sampled every ``1 / label_rate`` s from the start of the utterance,
+space-separated (``lebench prepare-emotion`` writes them). The model's frames (50 or 100 per
+second) are resampled to the label times. Scored with CCC and RMSE over all frames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fairseq.tasks import register_task
+
+from fairseq_ext.data.targets import read_label_lines
+from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, Scored
+from lebench.errors import UserError
+
+
+@dataclass
+class ContinuousEmotionConfig(DownstreamTaskConfig):
+    dimensions: str = field(default="arousal,valence", metadata={"help": "comma-separated label names"})
+    label_rate: float = field(default=25.0, metadata={"help": "gold-standard values per second"})
+
+
+def to_label_rate(frames: torch.Tensor, n_labels: int) -> torch.Tensor:
+    """Resample one utterance's ``T x K`` model frames to ``n_labels`` label times (linear)."""
+    return F.interpolate(frames.t()[None], size=n_labels, mode="linear", align_corners=False)[0].t()
+
+
+@register_task("lebench_continuous_emotion", dataclass=ContinuousEmotionConfig)
+class ContinuousEmotionTask(DownstreamTask):
+    cfg: ContinuousEmotionConfig
+    target_kind = "frames"
+
+    @classmethod
+    def setup_task(cls, cfg: ContinuousEmotionConfig, **kwargs):
+        return cls(cfg)
+
+    @property
+    def dimensions(self) -> list[str]:
+        return [d for d in self.cfg.dimensions.split(",") if d]
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self.dimensions)
+
+    def read_targets(self, split: str, skipped: set[int]) -> list:
+        columns = []
+        for dim in self.dimensions:
+            path = self.label_path(split, dim)
+
+            def parse(line: str, number: int, path=path):
+                try:
+                    values = np.array(line.split(), dtype=np.float32)
+                except ValueError:
+                    raise UserError(f"{path}:{number}: not space-separated numbers") from None
+                if not len(values) or not np.isfinite(values).all():
+                    raise UserError(f"{path}:{number}: empty or non-finite gold standard")
+                return values
+            columns.append(read_label_lines(path, skipped, parse))
+        out = []
+        for i, values in enumerate(zip(*columns)):
+            if len({len(v) for v in values}) != 1:
+                raise UserError(f"{self.cfg.data}: utterance {i + 1} of {split} has dimensions of "
+                                f"different lengths {[len(v) for v in values]}")
+            out.append(np.stack(values, 1))
+        return out
+
+    def evaluate(self, model, split: str) -> Scored:
+        refs = {d: [] for d in self.dimensions}
+        hyps = {d: [] for d in self.dimensions}
+        for sample, out in self.outputs(model, split):
+            for pred, n_frames, target, n in zip(out["logits"], out["lengths"], sample["target"],
+                                                 sample["target_lengths"]):
+                resampled = to_label_rate(pred[:n_frames], int(n))
+                for k, d in enumerate(self.dimensions):
+                    refs[d].append(target[:n, k].numpy())
+                    hyps[d].append(resampled[:, k].numpy())
+        scored = {}
+        for d in self.dimensions:
+            scored[f"ccc {d}"] = ("ccc", refs[d], hyps[d])
+            scored[f"rmse {d}"] = ("rmse", refs[d], hyps[d])
+        return scored

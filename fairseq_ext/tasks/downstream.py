@@ -1,0 +1,129 @@
+"""What every downstream task shares: a data folder of manifests and label files, audio or
+cached frozen features as input, and an ``evaluate`` that returns what the metrics score.
+
+Data folder: ``<split>.tsv`` (fairseq manifest) and the task's label files, one line per
+manifest line, as ``lebench manifest`` writes them. ``features`` (optional) is a feature
+cache folder of one upstream (``lebench extract``); each split then reads the cache entry
+of its own manifest's audio fingerprint, and a missing entry is an error, never a fallback
+to other audio.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+from fairseq.dataclass import FairseqDataclass
+from fairseq.tasks import FairseqTask
+from omegaconf import MISSING
+
+from downstream.cache import read_meta, split_dir
+from fairseq_ext.data import ResilientFileAudioDataset, TargetDataset, check_manifest
+from fairseq_ext.data.cached_features import CachedFeatureDataset
+from lebench.errors import UserError
+
+# column name -> (metric name in downstream.metrics.METRICS, references, hypotheses)
+Scored = dict[str, tuple[str, list, list]]
+
+
+@dataclass
+class DownstreamTaskConfig(FairseqDataclass):
+    data: str = field(default=MISSING, metadata={"help": "folder with manifests and label files"})
+    features: Optional[str] = field(default=None, metadata={
+        "help": "feature cache folder of the (frozen) upstream; default: compute on the fly"})
+    sample_rate: int = field(default=16_000, metadata={"help": "audio sample rate"})
+    max_sample_size: Optional[int] = field(
+        default=None, metadata={"help": "longer utterances are cropped (samples; utterance tasks only)"})
+    min_sample_size: Optional[int] = field(
+        default=None, metadata={"help": "shorter utterances are skipped (samples)"})
+
+
+class DownstreamTask(FairseqTask):
+    cfg: DownstreamTaskConfig
+    target_kind = "class"
+
+    def feature_meta(self) -> dict | None:
+        """The cache's description of its upstream (states, dim, fingerprint), if cached."""
+        if not self.cfg.features:
+            return None
+        metas = sorted(Path(self.cfg.features).glob("*/meta.json"))
+        if not metas:
+            raise UserError(f"{self.cfg.features}: no extracted features; run `lebench extract`")
+        return read_meta(metas[0].parent)
+
+    def load_source(self, split: str):
+        manifest = check_manifest(os.path.join(self.cfg.data, f"{split}.tsv"))
+        if self.cfg.features:
+            folder = split_dir(Path(self.cfg.features), split, Path(manifest))
+            if not (folder / "meta.json").is_file():
+                raise UserError(f"{manifest}: no cached features for this audio in "
+                                f"{self.cfg.features} (new or changed audio); run `lebench extract`")
+            return CachedFeatureDataset(folder)
+        return ResilientFileAudioDataset(
+            manifest_path=manifest, sample_rate=self.cfg.sample_rate,
+            max_sample_size=self.max_crop(), min_sample_size=self.cfg.min_sample_size,
+            pad=True, normalize=False)  # the upstream applies its own waveform normalisation
+
+    def max_crop(self) -> Optional[int]:
+        return self.cfg.max_sample_size
+
+    def label_path(self, split: str, name: str) -> str:
+        path = os.path.join(self.cfg.data, f"{split}.{name}")
+        if not os.path.isfile(path):
+            raise UserError(f"{path}: label file not found; write it with "
+                            f"`lebench manifest ... --labels {name}`")
+        return path
+
+    def read_targets(self, split: str, skipped: set[int]) -> list:
+        raise NotImplementedError
+
+    def load_dataset(self, split: str, **kwargs):
+        source = self.load_source(split)
+        self.datasets[split] = TargetDataset(source, self.read_targets(split, source.skipped_indices),
+                                             self.target_kind, pad=self.pad_index)
+
+    pad_index = 1
+
+    @property
+    def num_outputs(self) -> int:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def outputs(self, model, split: str, max_tokens: int = 1_600_000) -> Iterator[tuple[dict, dict]]:
+        """``(batch, model output)`` over a whole split, in eval mode, shortest first."""
+        model.eval()
+        if split not in self.datasets:
+            self.load_dataset(split)
+        dataset = self.datasets[split]
+        order = dataset.ordered_indices() if hasattr(dataset, "ordered_indices") else np.arange(len(dataset))
+        batch: list[int] = []
+        longest = 0
+        for i in list(order) + [None]:
+            size = dataset.num_tokens(int(i)) if i is not None else 0
+            if i is not None and (not batch or (len(batch) + 1) * max(longest, size) <= max_tokens):
+                batch.append(int(i))
+                longest = max(longest, size)
+                continue
+            if batch:
+                sample = dataset.collater([dataset[j] for j in batch])
+                if sample:
+                    yield sample, model(**sample["net_input"])
+            batch, longest = ([int(i)], size) if i is not None else ([], 0)
+
+    def evaluate(self, model, split: str) -> Scored:
+        raise NotImplementedError
+
+    def max_positions(self):
+        return sys.maxsize, sys.maxsize
+
+    @property
+    def source_dictionary(self):
+        return None
+
+    @property
+    def target_dictionary(self):
+        return None

@@ -1,0 +1,223 @@
+"""The downstream suite for real: fairseq-hydra-train on the demo corpus, every task and mode,
+from audio to report rows; the feature cache, the upstream kinds, the protocol, prediction."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from downstream import cache as feature_cache
+from downstream.results import read_results, table, write_report
+from downstream.run import features_for, predict, run, score
+from downstream.suite import prepare_demo_tasks, run_suite
+from downstream.trials import make_trials
+from downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream, fingerprint_of, load_upstream
+from lebench.errors import UserError
+from lebench.hidden_states import hidden_states
+
+SHORT = ["optimization.max_update=30", "optimization.max_epoch=3",
+         "dataset.validate_interval_updates=15"]
+
+
+@pytest.fixture(scope="module")
+def tasks_data(demo_records, tmp_path_factory) -> Path:
+    return prepare_demo_tasks(demo_records, tmp_path_factory.mktemp("tasks"))
+
+
+@pytest.fixture(scope="module")
+def suite(tasks_data, demo_checkpoint, tmp_path_factory):
+    """The whole part-1 suite, short schedules, demo upstream and MFB, with the cache."""
+    out = tmp_path_factory.mktemp("suite")
+    store = out / "results.jsonl"
+    results = run_suite(tasks_data, {"demo": str(demo_checkpoint), "MFB": "mfb"}, out / "runs",
+                        store, cache=out / "cache", extra_overrides=SHORT)
+    return out, store, results
+
+
+def test_every_task_and_mode_reaches_the_report(suite, tasks_data, tmp_path):
+    out, store, results = suite
+    test = {(r.task, r.upstream, r.mode, r.metric): r for r in results if r.split == "test"}
+    expected = {
+        ("gender", "accuracy"), ("gender", "uar"), ("sentence_type", "accuracy"),
+        ("sentence_type", "uar"), ("asr", "wer"), ("asr", "cer"), ("aer", "ccc loudness"),
+        ("aer", "rmse loudness"), ("asv", "eer"), ("asv", "mindcf")}
+    for upstream in ("demo", "MFB"):
+        assert {(t, m) for t, u, mode, m in test if u == upstream and mode == "frozen"} == expected
+    assert {m for t, u, mode, m in test if mode == "finetune"} == {"wer", "cer"}
+    assert {(t, u) for t, u, mode, m in test if u == "demo+asr"} == {("gender", "demo+asr"),
+                                                                     ("sentence_type", "demo+asr")}
+    for r in results:
+        assert np.isfinite(r.value), r
+        assert r.low <= r.value + 1e-9 and r.value <= r.high + 1e-9, r
+        assert r.config["upstream_fingerprint"] and r.config["lr"] > 0 and r.git_revision
+    # counts: 96 test utterances of 4 unseen speakers; the trials of those speakers
+    assert test["gender", "demo", "frozen", "accuracy"].utterances == 96
+    trials = (tasks_data / "asv" / "test.trials").read_text().splitlines()
+    assert test["asv", "MFB", "frozen", "eer"].utterances == len(trials)
+    header, rows = table(read_results(store))
+    assert [r[0] for r in rows] == ["demo", "MFB", "demo (finetune)", "demo+asr"]
+    assert "asr wer (%)" in header and "aer ccc loudness" in header
+    paths = write_report(read_results(store), tmp_path / "report")
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+    assert r"\begin{tabular}" in paths["tex"].read_text() and "$\\pm$" not in paths["tex"].read_text()
+    assert paths["csv"].read_text().splitlines()[0].startswith("upstream,")
+
+
+def test_layer_weights_train_on_cached_features_and_the_upstream_is_not_saved(suite):
+    _, _, results = suite
+    r = next(r for r in results if r.task == "gender" and r.upstream == "demo")
+    assert r.config["features"] and len(r.config["layer_weights"]) == 3
+    state = torch.load(r.config["checkpoint"], weights_only=False)
+    weights = state["model"]["featurizer.weights"]
+    assert not torch.allclose(weights, torch.zeros(3))  # it learnt
+    assert not any(k.startswith("upstream") for k in state["model"])  # frozen: head only
+    finetuned = next(r for r in results if r.mode == "finetune")
+    state = torch.load(finetuned.config["checkpoint"], weights_only=False)
+    assert any(k.startswith("upstream.model.encoder") for k in state["model"])
+
+
+def test_prediction_on_new_audio(suite, demo_records):
+    _, _, results = suite
+    wavs = [Path(json.loads(line)["audio"]) for line in open(demo_records)][:2]
+    gender = next(r for r in results if r.task == "gender" and r.upstream == "demo")
+    lines = predict(Path(gender.config["checkpoint"]), wavs)
+    assert len(lines) == 2 and all(line.split("\t")[1].split()[0] in ("M", "F") for line in lines)
+    asr = next(r for r in results if r.task == "asr" and r.upstream == "MFB")
+    assert len(predict(Path(asr.config["checkpoint"]), wavs)) == 2
+
+
+def test_cached_features_equal_on_the_fly_and_a_changed_checkpoint_is_never_served(
+        demo_checkpoint, tasks_data, tmp_path):
+    ckpt = tmp_path / "up.pt"
+    shutil.copy(demo_checkpoint, ckpt)
+    folder = features_for(str(ckpt), tasks_data / "speakers", tmp_path / "cache", splits=("valid",))
+    split = feature_cache.split_dir(folder, "valid", tasks_data / "speakers" / "valid.tsv")
+    meta = feature_cache.read_meta(split)
+    assert meta["num_states"] == 3 and meta["bad"] == 0 and meta["utterances"] == 48
+    from fairseq_ext.data.cached_features import CachedFeatureDataset
+    cached = CachedFeatureDataset(split)
+    up = Wav2Vec2Upstream(ckpt).eval()
+    root, *lines = (tasks_data / "speakers" / "valid.tsv").read_text().splitlines()
+    import soundfile as sf
+    wav, _ = sf.read(str(Path(root) / lines[0].split("\t")[0]), dtype="float32")
+    with torch.no_grad():
+        states, _ = up(torch.from_numpy(wav)[None], torch.tensor([len(wav)]))
+    item = cached[[r[3] for r in cached.rows].index(0)]["features"]
+    assert torch.allclose(item, torch.stack(states, 2)[0], atol=2e-2, rtol=1e-2)  # float16
+    # the same checkpoint, changed by one update of weights, gets another folder
+    state = torch.load(ckpt, weights_only=False)
+    key = next(iter(state["model"]))
+    state["model"][key] = state["model"][key] + 1e-3
+    torch.save(state, ckpt)
+    assert features_for(str(ckpt), tasks_data / "speakers", tmp_path / "cache", splits=()) != folder
+    # and a head asked to read the old folder refuses
+    with pytest.raises(UserError, match="content changed"):
+        score_args = ("gender", tasks_data / "speakers", str(ckpt), tmp_path / "head", 1, None,
+                      ["optimization.max_epoch=1"], folder, True)
+        from downstream.run import train
+        train(*score_args)
+
+
+def test_extraction_skips_a_corrupt_file_and_resumes_shard_by_shard(tasks_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(feature_cache, "SHARD", 16)
+    data = tmp_path / "data"
+    data.mkdir()
+    root, *lines = (tasks_data / "speakers" / "valid.tsv").read_text().splitlines()
+    shutil.copytree(root, tmp_path / "audio", dirs_exist_ok=True)
+    bad = tmp_path / "audio" / lines[5].split("\t")[0]
+    bad.write_bytes(b"RIFF not audio")
+    (data / "valid.tsv").write_text("\n".join([str(tmp_path / "audio"), *lines]) + "\n")
+    up = load_upstream("mfb")
+    target = tmp_path / "cache" / "valid"
+    feature_cache.extract(up, data / "valid.tsv", target, progress=False)
+    meta = feature_cache.read_meta(target)
+    assert (meta["utterances"], meta["bad"], meta["shards"]) == (47, 1, 3)
+    assert str(bad) in (target / "bad.tsv").read_text()
+    # interrupted: meta and the last shard are gone; the first shards are not rewritten
+    first = (target / "shard-00000.npy").stat().st_mtime_ns
+    reference = np.load(target / "shard-00002.npy")
+    (target / "meta.json").unlink()
+    (target / "shard-00002.npy").unlink()
+    feature_cache.extract(up, data / "valid.tsv", target, progress=False)
+    assert (target / "shard-00000.npy").stat().st_mtime_ns == first
+    assert np.array_equal(np.load(target / "shard-00002.npy"), reference)
+    assert feature_cache.read_meta(target)["bad"] == 1
+
+
+def test_learning_rate_grid_chooses_on_valid_and_runs_every_seed(tasks_data, tmp_path):
+    store = tmp_path / "results.jsonl"
+    results = run("gender", tasks_data / "speakers", "mfb", "MFB", tmp_path / "runs", store,
+                  seeds=(1, 2), lrs=(1e-5, 1e-2), cache=tmp_path / "cache",
+                  overrides=["optimization.max_epoch=4"])
+    dev = results[0].config["dev_scores"]
+    assert set(dev) == {"1e-05", "0.01"}
+    chosen = max(dev, key=dev.get)
+    assert all(f"{r.config['lr']:g}" == chosen for r in results)
+    assert {r.seed for r in results} == {1, 2}
+    header, rows = table(read_results(store))
+    assert "±" in rows[0][1]  # mean ± std over the two seeds
+    # a second call re-uses the finished runs instead of training again
+    log = tmp_path / "runs" / f"lr{float(chosen):g}-seed2" / "train.log"
+    size = log.stat().st_size
+    run("gender", tasks_data / "speakers", "mfb", "MFB", tmp_path / "runs", store, seeds=(2,),
+        lrs=(float(chosen),), cache=tmp_path / "cache", overrides=["optimization.max_epoch=4"])
+    assert log.stat().st_size == size
+
+
+def test_hidden_states_stay_aligned_under_layerdrop(demo_checkpoint):
+    up = Wav2Vec2Upstream(demo_checkpoint)
+    up.configure_finetuning(layerdrop=0.5, mask_prob=None)
+    up.train()
+    torch.manual_seed(0)
+    wav = torch.randn(1, 16_000)
+    seen_skips = 0
+    for _ in range(12):
+        states, _ = hidden_states(up.model, wav)
+        assert len(states) == 3
+        seen_skips += int(torch.equal(states[1], states[0]) or torch.equal(states[2], states[1]))
+    assert seen_skips > 0  # some blocks were dropped, and the list still had every entry
+
+
+def test_huggingface_and_ctc_upstreams_give_the_fairseq_states(demo_checkpoint, tmp_path):
+    from pretrain.hf import to_hf
+    from tests.checkpoints import ctc_checkpoint
+    hf_dir, _ = to_hf(demo_checkpoint, tmp_path / "hf", target="encoder", verify=False)
+    wav, lengths = torch.randn(2, 24_000), torch.tensor([24_000, 20_000])
+    with torch.no_grad():
+        ours, frames = Wav2Vec2Upstream(demo_checkpoint).eval()(wav, lengths)
+        theirs, hf_frames = HFWav2Vec2Upstream(hf_dir).eval()(wav, lengths)
+    assert frames.tolist() == hf_frames.tolist()
+    for a, b in zip(ours, theirs):
+        assert torch.allclose(a, b, atol=1e-4)
+    assert fingerprint_of(str(hf_dir)) != fingerprint_of(str(demo_checkpoint))
+    ctc = ctc_checkpoint(demo_checkpoint, tmp_path / "ctcdata", tmp_path / "ctc.pt")
+    with torch.no_grad():
+        from_ctc, _ = Wav2Vec2Upstream(ctc).eval()(wav, lengths)
+    assert len(from_ctc) == 3 and from_ctc[0].shape == ours[0].shape
+
+
+def test_upstream_errors_name_the_file(tmp_path):
+    with pytest.raises(UserError, match="upstream not found"):
+        load_upstream(str(tmp_path / "missing.pt"))
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="bad.pt"):
+        load_upstream(str(tmp_path / "bad.pt"))
+
+
+def test_trials_are_balanced_and_deterministic(tasks_data, tmp_path):
+    data = tmp_path / "asv"
+    shutil.copytree(tasks_data / "asv", data)
+    path, targets, nontargets = make_trials(data, "test", targets_per_utterance=5, seed=3)
+    first = path.read_text()
+    assert make_trials(data, "test", targets_per_utterance=5, seed=3)[1:] == (targets, nontargets)
+    assert path.read_text() == first
+    speaker = dict(zip([l.split("\t")[0] for l in (data / "test.tsv").read_text().splitlines()[1:]],
+                       (data / "test.speaker").read_text().split()))
+    for line in first.splitlines():
+        label, a, b = line.split("\t")
+        assert (speaker[a] == speaker[b]) == (label == "1") and a != b
+    assert 0 < targets and abs(targets - nontargets) <= targets * 0.2
