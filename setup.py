@@ -42,6 +42,9 @@ setup(
         "transformers>=5",  # its hidden_states convention (verify, downstream) is 5.x's
         "safetensors",
         "pyarrow",  # fairseq keeps manifest paths in Arrow arrays: far less memory per worker
+        "editdistance",  # WER / CER
+        "num2words",  # the French normaliser spells numbers out
+        "matplotlib",  # report plots
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": ["lebench=lebench.cli:main"]},

@@ -8,6 +8,7 @@ accuracies and recalls are shown in %, CCC, RMSE and minDCF as they are.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import statistics
@@ -75,15 +76,18 @@ def git_revision() -> str:
         return "unknown"
 
 
-def append_results(store: str | Path, results: Iterable[Result]) -> None:
+def append_results(store: str | Path, results: Iterable[Result]) -> list[Result]:
+    """Stamp the results with the git revision and time, append them; return them stamped."""
     store = Path(store)
     store.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rev = git_revision()
+    stamped = [dataclasses.replace(r, git_revision=r.git_revision or rev, created=r.created or now)
+               for r in results]
     with open(store, "a", encoding="utf-8") as f:
-        for r in results:
-            row = asdict(r) | {"git_revision": r.git_revision or rev, "created": r.created or now}
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for r in stamped:
+            f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
+    return stamped
 
 
 def read_results(store: str | Path) -> list[Result]:

@@ -176,7 +176,7 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
         for split in splits:
             rows, cfg, model = score(trained.checkpoint, data, split, features, seed)
             protocol = {"config": config, "overrides": overrides, "upstream": upstream,
-                        "upstream_fingerprint": cfg.model.upstream_fingerprint,
+                        "upstream_fingerprint": model.upstream_fingerprint,
                         "mode": mode, "lr": trained.lr, "seed": seed,
                         "lr_grid": list(lrs) if lrs else [trained.lr],
                         "dev_scores": {f"{k:g}": v for k, v in dev_scores.items()},
@@ -187,8 +187,7 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
                 results.append(Result(task=task_label(cfg.task), upstream=name, mode=mode,
                                       split=split, metric=column, value=value, low=low,
                                       high=high, seed=seed, utterances=items, config=protocol))
-    append_results(store, results)
-    return results
+    return append_results(store, results)
 
 
 def predict(checkpoint: Path, audio: list[Path]) -> list[str]:

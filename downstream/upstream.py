@@ -53,10 +53,32 @@ class Upstream(nn.Module):
         raise NotImplementedError
 
 
-class Wav2Vec2Upstream(Upstream):
-    """A fairseq wav2vec2 checkpoint: pretraining or CTC fine-tuned."""
+class _Wav2Vec2Family(Upstream):
+    """What fairseq and HuggingFace wav2vec2 upstreams share: 20 ms frames, a waveform layer
+    norm for the models trained with one, and one utterance at a time for the base family,
+    whose group norm spans the whole (padded) time axis, so padding would change a shorter
+    utterance's features."""
 
     samples_per_frame = 320
+    model: nn.Module
+    normalize: bool
+    pad_sensitive: bool
+
+    def feature_extractor(self) -> nn.Module:
+        return self.model.feature_extractor
+
+    def forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
+        if self.normalize:
+            wav = normalise_waveform(wav, lengths)
+        return _per_utterance(self._forward, wav, lengths) if self.pad_sensitive \
+            else self._forward(wav, lengths)
+
+    def _forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
+        raise NotImplementedError
+
+
+class Wav2Vec2Upstream(_Wav2Vec2Family):
+    """A fairseq wav2vec2 checkpoint: pretraining or CTC fine-tuned."""
 
     def __init__(self, checkpoint: str | Path):
         super().__init__()
@@ -81,13 +103,8 @@ class Wav2Vec2Upstream(Upstream):
         self.model, self.model_fields, self.normalize = model, dict(ckpt.model), ckpt.normalize
         self.num_states = len(model.encoder.layers) + 1
         self.dim = model.encoder.embedding_dim
-        # The base family's group norm spans the whole (padded) time axis, so padding would
-        # change a shorter utterance's features: such models see one utterance at a time.
         self.pad_sensitive = ckpt.model.extractor_mode == "default"
         self.mask = False
-
-    def feature_extractor(self) -> nn.Module:
-        return self.model.feature_extractor
 
     def configure_finetuning(self, layerdrop: float | None, mask_prob: float | None) -> None:
         if layerdrop is not None:
@@ -96,13 +113,7 @@ class Wav2Vec2Upstream(Upstream):
             self.model.mask_prob = mask_prob
         self.mask = bool(self.model.mask_prob > 0)
 
-    def forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
-        return _per_utterance(self._forward, wav, lengths) if self.pad_sensitive \
-            else self._forward(wav, lengths)
-
     def _forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
-        if self.normalize:
-            wav = normalise_waveform(wav, lengths)
         padding = torch.arange(wav.size(1), device=wav.device)[None, :] >= lengths[:, None]
         states, res = hidden_states(self.model, wav, padding if padding.any() else None,
                                     mask=self.mask and self.training)
@@ -121,10 +132,8 @@ class Wav2Vec2Upstream(Upstream):
         return path
 
 
-class HFWav2Vec2Upstream(Upstream):
+class HFWav2Vec2Upstream(_Wav2Vec2Family):
     """A HuggingFace wav2vec2-family folder (``config.json`` + weights)."""
-
-    samples_per_frame = 320
 
     def __init__(self, folder: str | Path):
         super().__init__()
@@ -145,9 +154,6 @@ class HFWav2Vec2Upstream(Upstream):
         self.dim = config.hidden_size
         self.pad_sensitive = config.feat_extract_norm == "group"
 
-    def feature_extractor(self) -> nn.Module:
-        return self.model.feature_extractor
-
     def configure_finetuning(self, layerdrop: float | None, mask_prob: float | None) -> None:
         if layerdrop is not None:
             self.model.config.layerdrop = layerdrop
@@ -155,13 +161,7 @@ class HFWav2Vec2Upstream(Upstream):
             self.model.config.mask_time_prob = mask_prob
         self.model.config.apply_spec_augment = self.model.config.mask_time_prob > 0
 
-    def forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
-        return _per_utterance(self._forward, wav, lengths) if self.pad_sensitive \
-            else self._forward(wav, lengths)
-
     def _forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
-        if self.normalize:
-            wav = normalise_waveform(wav, lengths)
         attention = torch.arange(wav.size(1), device=wav.device)[None, :] < lengths[:, None]
         out = self.model(wav, attention_mask=None if self.pad_sensitive else attention.long(),
                          output_hidden_states=True)

@@ -14,8 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lebench",
         description="Pretrain, evaluate and publish French wav2vec2 models (LeBenchmark).",
-        epilog="Typical flow: prepare (per corpus) -> compose or manifest -> pretrain -> extract -> downstream -> "
-               "report; to-hf publishes a checkpoint, from-hf brings a HuggingFace model back.")
+        epilog="Typical flow: prepare (per corpus) -> compose or manifest -> pretrain -> extract -> "
+               "downstream -> report; to-hf publishes a checkpoint, from-hf brings a HuggingFace "
+               "model back.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
 
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded demo corpus")

@@ -12,7 +12,7 @@ import torch
 
 from downstream import cache as feature_cache
 from downstream.results import read_results, table, write_report
-from downstream.run import features_for, predict, run, score
+from downstream.run import features_for, predict, run, train
 from downstream.suite import prepare_demo_tasks, run_suite
 from downstream.trials import make_trials
 from downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream, fingerprint_of, load_upstream
@@ -74,7 +74,8 @@ def test_layer_weights_train_on_cached_features_and_the_upstream_is_not_saved(su
     state = torch.load(r.config["checkpoint"], weights_only=False)
     weights = state["model"]["featurizer.weights"]
     assert not torch.allclose(weights, torch.zeros(3))  # it learnt
-    assert not any(k.startswith("upstream") for k in state["model"])  # frozen: head only
+    assert not any(k.startswith("upstream.") for k in state["model"])  # frozen: head only
+    assert len(state["model"]["upstream_sha256"]) == 32  # but the hash of what it was trained on
     finetuned = next(r for r in results if r.mode == "finetune")
     state = torch.load(finetuned.config["checkpoint"], weights_only=False)
     assert any(k.startswith("upstream.model.encoder") for k in state["model"])
@@ -94,7 +95,8 @@ def test_cached_features_equal_on_the_fly_and_a_changed_checkpoint_is_never_serv
         demo_checkpoint, tasks_data, tmp_path):
     ckpt = tmp_path / "up.pt"
     shutil.copy(demo_checkpoint, ckpt)
-    folder = features_for(str(ckpt), tasks_data / "speakers", tmp_path / "cache", splits=("valid",))
+    folder = features_for(str(ckpt), tasks_data / "speakers", tmp_path / "cache",
+                          splits=("train", "valid"))
     split = feature_cache.split_dir(folder, "valid", tasks_data / "speakers" / "valid.tsv")
     meta = feature_cache.read_meta(split)
     assert meta["num_states"] == 3 and meta["bad"] == 0 and meta["utterances"] == 48
@@ -108,18 +110,21 @@ def test_cached_features_equal_on_the_fly_and_a_changed_checkpoint_is_never_serv
         states, _ = up(torch.from_numpy(wav)[None], torch.tensor([len(wav)]))
     item = cached[[r[3] for r in cached.rows].index(0)]["features"]
     assert torch.allclose(item, torch.stack(states, 2)[0], atol=2e-2, rtol=1e-2)  # float16
-    # the same checkpoint, changed by one update of weights, gets another folder
+    # a head trained on these features
+    head = train("gender", tasks_data / "speakers", str(ckpt), tmp_path / "head", features=folder,
+                 overrides=["optimization.max_epoch=1"], quiet=True)
+    # the same checkpoint, changed by one update of weights, gets another cache folder
     state = torch.load(ckpt, weights_only=False)
     key = next(iter(state["model"]))
     state["model"][key] = state["model"][key] + 1e-3
     torch.save(state, ckpt)
     assert features_for(str(ckpt), tasks_data / "speakers", tmp_path / "cache", splits=()) != folder
-    # and a head asked to read the old folder refuses
+    # a head asked to read the old folder refuses, and so does the trained head on new audio
     with pytest.raises(UserError, match="content changed"):
-        score_args = ("gender", tasks_data / "speakers", str(ckpt), tmp_path / "head", 1, None,
-                      ["optimization.max_epoch=1"], folder, True)
-        from downstream.run import train
-        train(*score_args)
+        train("gender", tasks_data / "speakers", str(ckpt), tmp_path / "head2", features=folder,
+              overrides=["optimization.max_epoch=1"], quiet=True)
+    with pytest.raises(UserError, match="changed since this head was trained"):
+        predict(head.checkpoint, [Path(root) / lines[0].split("\t")[0]])
 
 
 def test_extraction_skips_a_corrupt_file_and_resumes_shard_by_shard(tasks_data, tmp_path, monkeypatch):

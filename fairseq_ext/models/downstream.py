@@ -4,8 +4,8 @@ task head. One model for the three ways the benchmark uses an SSL model:
 - ``mode=frozen`` (default): the upstream is a fixed feature extractor. It is not part of
   the checkpoint (only the layer weights and the head are), and with cached features
   (``task.features``) it is not even loaded for training; it is loaded from ``upstream``
-  when raw audio comes in (prediction), after checking that its fingerprint is the one the
-  head was trained on.
+  when raw audio comes in (prediction). The hash of the upstream is a buffer of the
+  checkpoint, so a head never runs on an upstream that changed since it was trained.
 - ``mode=finetune``: the upstream trains with the head. The CNN stays frozen
   (``freeze_feature_extractor``) and the whole upstream for the first
   ``freeze_finetune_updates`` updates, as fairseq's wav2vec2 fine-tuning does; ``layerdrop``
@@ -29,7 +29,7 @@ from typing import Optional
 import torch
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import BaseFairseqModel, register_model
-from omegaconf import MISSING, open_dict
+from omegaconf import MISSING
 from torch import Tensor, nn
 
 from downstream.featurizer import WeightedLayerSum, masked_mean
@@ -41,8 +41,6 @@ from lebench.errors import UserError
 class DownstreamModelConfig(FairseqDataclass):
     upstream: str = field(default=MISSING, metadata={
         "help": "fairseq wav2vec2 checkpoint (.pt), HuggingFace wav2vec2 folder, or 'mfb'"})
-    upstream_fingerprint: str = field(default="", metadata={
-        "help": "set at build time: the hash of the upstream the head was trained on"})
     mode: ChoiceEnum(["frozen", "finetune"]) = field(default="frozen", metadata={
         "help": "frozen feature extractor, or fine-tuned with the head"})
     layer: Optional[int] = field(default=None, metadata={
@@ -71,9 +69,11 @@ class DownstreamModelConfig(FairseqDataclass):
 @register_model("lebench_downstream", dataclass=DownstreamModelConfig)
 class DownstreamModel(BaseFairseqModel):
     def __init__(self, cfg: DownstreamModelConfig, num_outputs: int, num_states: int, dim: int,
-                 upstream: Upstream | None):
+                 upstream: Upstream | None, fingerprint: str):
         super().__init__()
         self.cfg = cfg
+        self.register_buffer("upstream_sha256", torch.tensor(list(bytes.fromhex(fingerprint)),
+                                                             dtype=torch.uint8))
         self.finetune = cfg.mode == "finetune"
         if self.finetune:
             self.upstream = upstream  # a registered module: trained and saved with the head
@@ -103,24 +103,31 @@ class DownstreamModel(BaseFairseqModel):
         if meta is not None and cfg.mode == "finetune":
             raise UserError("model.mode=finetune trains the upstream, which cached features cannot "
                             "do; drop task.features (or use model.mode=frozen)")
-        expected = cfg.upstream_fingerprint or (meta["fingerprint"] if meta else "")
         current = fingerprint_of(cfg.upstream)
-        if expected and expected != current:
-            raise UserError(f"{cfg.upstream} is not the upstream "
-                            f"{'these features were extracted' if meta else 'this head was trained'} "
-                            "with (its content changed); extract the features again / retrain the head")
-        with open_dict(cfg):
-            cfg.upstream_fingerprint = current
         if meta is not None:
-            return cls(cfg, task.num_outputs, meta["num_states"], meta["dim"], None)
+            if meta["fingerprint"] != current:
+                raise UserError(f"{cfg.upstream} is not the upstream these features were extracted "
+                                "with (its content changed); extract the features again")
+            return cls(cfg, task.num_outputs, meta["num_states"], meta["dim"], None, current)
         upstream = load_upstream(cfg.upstream)
-        return cls(cfg, task.num_outputs, upstream.num_states, upstream.dim, upstream)
+        return cls(cfg, task.num_outputs, upstream.num_states, upstream.dim, upstream, current)
+
+    @property
+    def upstream_fingerprint(self) -> str:
+        return bytes(self.upstream_sha256.tolist()).hex()
+
+    def load_state_dict(self, state_dict, strict=True, model_cfg=None, args=None):
+        trained = state_dict.get("upstream_sha256")
+        if trained is not None and not torch.equal(trained.cpu(), self.upstream_sha256.cpu()):
+            raise UserError(f"{self.cfg.upstream} changed since this head was trained on it (its "
+                            "hash differs); retrain the head, or restore the original upstream")
+        return super().load_state_dict(state_dict, strict=strict, model_cfg=model_cfg, args=args)
 
     @property
     def frozen_upstream(self) -> Upstream:
         if self._frozen[0] is None:  # built on cached features; raw audio needs the model now
             upstream = load_upstream(self.cfg.upstream)
-            if upstream.fingerprint() != self.cfg.upstream_fingerprint:
+            if upstream.fingerprint() != self.upstream_fingerprint:
                 raise UserError(f"{self.cfg.upstream} changed since this head was trained; retrain it")
             self._frozen[0] = upstream.requires_grad_(False).eval()
         device = self.output.weight.device

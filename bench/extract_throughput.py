@@ -1,0 +1,76 @@
+"""Frozen feature extraction throughput on CPU: our upstream (fairseq wav2vec2, every hidden
+state) against transformers' Wav2Vec2Model forward (output_hidden_states) on the same
+weights (converted with `lebench to-hf`) and the same audio, in the same run.
+
+    .venv/bin/python bench/extract_throughput.py WORKDIR [--demo CKPT] [--threads 2]
+
+Prints seconds of audio per second of wall time for each side; the models are the demo
+size (a demo checkpoint, or a fresh one) and base size (1K-base, randomly initialised:
+speed does not depend on the values). Utterances go one at a time, as both libraries
+require for the base family (its group norm would see the padding of a batch).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+
+def make_checkpoint(config: str, path: Path) -> Path:
+    from omegaconf import OmegaConf
+    from pretrain.config import build_model, model_config, resolve
+    from pretrain.hf.fairseq_checkpoint import save_checkpoint
+    cfg, _ = resolve(config, [f"task.data={path.parent}"])
+    torch.manual_seed(0)
+    model = build_model(model_config(cfg), "cpu")
+    cfg.task._name = "audio_pretraining"
+    save_checkpoint(path, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), model.state_dict(), 0)
+    return path
+
+
+def throughput(forward, wavs: list[torch.Tensor], repeats: int) -> float:
+    with torch.no_grad():
+        forward(wavs[0][None])  # warm-up
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for w in wavs:
+                forward(w[None])
+        wall = time.perf_counter() - start
+    return repeats * sum(len(w) for w in wavs) / 16_000 / wall
+
+
+def main() -> None:
+    from downstream.upstream import Wav2Vec2Upstream
+    from pretrain.hf import to_hf
+    from transformers import Wav2Vec2Model
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--demo", type=Path, help="demo checkpoint (default: a fresh demo-size model)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(0)
+    wavs = [0.1 * torch.randn(int(16_000 * s), generator=gen) for s in (2.0, 3.5, 5.0, 6.5, 8.0)]
+    models = {"demo": args.demo or make_checkpoint("demo", args.workdir / "demo.pt"),
+              "base": make_checkpoint("1K-base", args.workdir / "base.pt")}
+    for name, ckpt in models.items():
+        hf_dir, _ = to_hf(ckpt, args.workdir / f"{name}-hf", target="encoder", verify=False, force=True)
+        ours = Wav2Vec2Upstream(ckpt).eval()
+        theirs = Wav2Vec2Model.from_pretrained(str(hf_dir)).eval()
+        repeats = 3 if name == "demo" else 1
+        lengths = lambda w: torch.tensor([w.size(1)])  # noqa: E731
+        ours_speed = throughput(lambda w: ours(w, lengths(w)), wavs, repeats)
+        theirs_speed = throughput(lambda w: theirs(w, output_hidden_states=True), wavs, repeats)
+        print(json.dumps({"model": name, "audio_s": repeats * sum(len(w) for w in wavs) / 16_000,
+                          "ours_audio_s_per_s": round(ours_speed, 1),
+                          "transformers_audio_s_per_s": round(theirs_speed, 1),
+                          "ratio": round(ours_speed / theirs_speed, 3), "threads": args.threads}))
+
+
+if __name__ == "__main__":
+    main()
