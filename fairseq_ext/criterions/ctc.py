@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 import editdistance
-import torch
 import torch.nn.functional as F
 from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion

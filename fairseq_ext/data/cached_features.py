@@ -12,7 +12,6 @@ import torch
 from fairseq.data import FairseqDataset
 
 from downstream.cache import read_meta, shards_range
-from lebench.errors import UserError
 
 
 class CachedFeatureDataset(FairseqDataset):
@@ -71,8 +70,3 @@ class CachedFeatureDataset(FairseqDataset):
         return {"id": torch.LongTensor([s["id"] for s in samples]),
                 "net_input": {"features": feats, "padding_mask": padding}}
 
-
-def check_fingerprint(meta: dict, fingerprint: str, folder) -> None:
-    if meta["fingerprint"] != fingerprint:
-        raise UserError(f"{folder}: features of another version of {meta['upstream']} (the "
-                        "checkpoint changed since extraction); extract again with `lebench extract`")
