@@ -30,6 +30,14 @@ from lebench.errors import UserError
 Scored = dict[str, tuple[str, list, list]]
 
 
+def vocabulary_path(data: str, label: str) -> str:
+    """``DATA/dict.<label>.txt``, the classes or symbols a head predicts (from train)."""
+    path = os.path.join(data, f"dict.{label}.txt")
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: not found; write it with `lebench manifest ... --labels {label}`")
+    return path
+
+
 @dataclass
 class DownstreamTaskConfig(FairseqDataclass):
     data: str = field(default=MISSING, metadata={"help": "folder with manifests and label files"})

@@ -8,7 +8,6 @@ Scored with WER and CER on normalised text.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import torch
@@ -17,7 +16,8 @@ from fairseq.tasks import register_task
 
 from downstream.text import from_letters
 from fairseq_ext.data.targets import read_label_lines
-from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, Scored
+from fairseq_ext.tasks.downstream import (DownstreamTask, DownstreamTaskConfig, Scored,
+                                          vocabulary_path)
 from lebench.errors import UserError
 
 
@@ -49,11 +49,7 @@ class SpeechRecognitionTask(DownstreamTask):
 
     @classmethod
     def setup_task(cls, cfg: SpeechRecognitionConfig, **kwargs):
-        path = os.path.join(cfg.data, f"dict.{cfg.labels}.txt")
-        if not os.path.isfile(path):
-            raise UserError(f"{path}: vocabulary not found; write it with "
-                            f"`lebench manifest ... --labels {cfg.labels}`")
-        return cls(cfg, Dictionary.load(path))
+        return cls(cfg, Dictionary.load(vocabulary_path(cfg.data, cfg.labels)))
 
     @property
     def num_outputs(self) -> int:

@@ -5,7 +5,6 @@ split), as written by ``lebench manifest --labels``. Scored with accuracy and UA
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import torch
@@ -13,7 +12,8 @@ from fairseq.tasks import register_task
 from omegaconf import MISSING
 
 from fairseq_ext.data.targets import class_parser, read_label_lines
-from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, Scored
+from fairseq_ext.tasks.downstream import (DownstreamTask, DownstreamTaskConfig, Scored,
+                                          vocabulary_path)
 from lebench.errors import UserError
 
 
@@ -32,10 +32,7 @@ class UtteranceClassificationTask(DownstreamTask):
 
     @classmethod
     def setup_task(cls, cfg: UtteranceClassificationConfig, **kwargs):
-        path = os.path.join(cfg.data, f"dict.{cfg.label}.txt")
-        if not os.path.isfile(path):
-            raise UserError(f"{path}: class list not found; write it with "
-                            f"`lebench manifest ... --labels {cfg.label}`")
+        path = vocabulary_path(cfg.data, cfg.label)
         with open(path, encoding="utf-8") as f:
             classes = [line.split()[0] for line in f if line.strip()]
         if len(classes) < 2:
