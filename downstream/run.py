@@ -35,18 +35,6 @@ class Trained:
     seed: int
 
 
-def task_label(task_cfg) -> str:
-    """The column name of a task in result tables."""
-    name = task_cfg._name
-    if name == "lebench_speech_recognition":
-        return "asr"
-    if name == "lebench_continuous_emotion":
-        return "aer"
-    if name == "lebench_speaker_verification":
-        return "asv"
-    return str(task_cfg.get("label", name))
-
-
 def config_value(config: str, overrides: list[str], key: str):
     """A value of a downstream config after the command line's overrides."""
     for o in overrides:
@@ -126,7 +114,7 @@ def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
     upstream.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items()
                               if k.startswith(prefix)})
     provenance = {"fine_tuned_from": cfg.model.upstream, "downstream_checkpoint": str(checkpoint),
-                  "task": task_label(cfg.task)}
+                  "task": cfg.task._name}
     if isinstance(upstream, Wav2Vec2Upstream):
         return upstream.export(save_dir / "upstream.pt", provenance)
     if isinstance(upstream, HFWav2Vec2Upstream):
@@ -136,14 +124,14 @@ def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
 
 
 def score(checkpoint: Path, data: Path, split: str, features: Path | None = None, seed: int = 1):
-    """``([(column, metric, value, low, high, items)], cfg, model)`` for one split."""
-    model, task, cfg = load(checkpoint, data, features)
+    """``([(column, metric, value, low, high, items)], task, model)`` for one split."""
+    model, task, _ = load(checkpoint, data, features)
     rows = []
     for column, (metric, refs, hyps) in task.evaluate(model, split).items():
         fn = METRICS[metric][0]
         low, high = bootstrap_interval(fn, refs, hyps, seed=seed)
         rows.append((column, metric, fn(refs, hyps), low, high, len(refs)))
-    return rows, cfg, model
+    return rows, task, model
 
 
 def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Path,
@@ -174,7 +162,7 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
         trained = train(config, data, upstream, out / (f"lr{chosen:g}-seed{seed}" if chosen else f"seed{seed}"),
                         seed, chosen, overrides, features, quiet)
         for split in splits:
-            rows, cfg, model = score(trained.checkpoint, data, split, features, seed)
+            rows, task, model = score(trained.checkpoint, data, split, features, seed)
             protocol = {"config": config, "overrides": overrides, "upstream": upstream,
                         "upstream_fingerprint": model.upstream_fingerprint,
                         "mode": mode, "lr": trained.lr, "seed": seed,
@@ -184,7 +172,7 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
                         "features": str(features) if features else None,
                         "checkpoint": str(trained.checkpoint)}
             for column, metric, value, low, high, items in rows:
-                results.append(Result(task=task_label(cfg.task), upstream=name, mode=mode,
+                results.append(Result(task=task.table_name, upstream=name, mode=mode,
                                       split=split, metric=column, value=value, low=low,
                                       high=high, seed=seed, utterances=items, config=protocol))
     return append_results(store, results)
@@ -195,27 +183,6 @@ def predict(checkpoint: Path, audio: list[Path]) -> list[str]:
     from manifests.audio import load_mono
 
     model, task, _ = load(checkpoint)
-    lines = []
-    reference = None
-    for path in audio:
-        wav = torch.from_numpy(load_mono(path))[None]
-        with torch.no_grad():
-            out = model(source=wav)
-        label = task_label(task.cfg)
-        if label == "asr":
-            from fairseq_ext.tasks.speech_recognition import ctc_greedy
-            text = task.decode(ctc_greedy(out["logits"], out["lengths"], task.blank)[0])
-            lines.append(f"{path}\t{text}")
-        elif label == "aer":
-            means = out["logits"][0, :int(out["lengths"][0])].mean(0).tolist()
-            lines.append(f"{path}\t" + " ".join(f"{d}={v:+.3f}" for d, v in zip(task.dimensions, means)))
-        elif label == "asv":
-            emb = torch.nn.functional.normalize(out["embedding"][0], dim=0)
-            reference = emb if reference is None else reference
-            lines.append(f"{path}\tcosine to {audio[0].name}: {float(emb @ reference):.3f}")
-        else:
-            probs = out["logits"][0].softmax(-1)
-            best = int(probs.argmax())
-            lines.append(f"{path}\t{task.classes[best]} ({100 * float(probs[best]):.1f}%)")
-    return lines
-
+    with torch.no_grad():
+        outputs = [model(source=torch.from_numpy(load_mono(path))[None]) for path in audio]
+    return [f"{path}\t{line}" for path, line in zip(audio, task.describe(outputs))]

@@ -70,6 +70,18 @@ class ContinuousEmotionTask(DownstreamTask):
             out.append(np.stack(values, 1))
         return out
 
+    @property
+    def table_name(self) -> str:
+        return "aer"
+
+    def describe(self, outputs: list[dict]) -> list[str]:
+        """Each dimension's mean over the utterance."""
+        lines = []
+        for out in outputs:
+            means = out["logits"][0, :int(out["lengths"][0])].mean(0).tolist()
+            lines.append(" ".join(f"{d}={v:+.3f}" for d, v in zip(self.dimensions, means)))
+        return lines
+
     def evaluate(self, model, split: str) -> Scored:
         refs = {d: [] for d in self.dimensions}
         hyps = {d: [] for d in self.dimensions}

@@ -125,6 +125,15 @@ class DownstreamTask(FairseqTask):
     def evaluate(self, model, split: str) -> Scored:
         raise NotImplementedError
 
+    @property
+    def table_name(self) -> str:
+        """The task's column name in result tables."""
+        raise NotImplementedError
+
+    def describe(self, outputs: list[dict]) -> list[str]:
+        """One line per utterance of new audio (``outputs``: the model's, batch size 1)."""
+        raise NotImplementedError
+
     def max_positions(self):
         return sys.maxsize, sys.maxsize
 

@@ -36,6 +36,15 @@ class SpeakerVerificationTask(UtteranceClassificationTask):
     def trials_path(self, split: str) -> str:
         return os.path.join(self.cfg.data, f"{split}.trials")
 
+    @property
+    def table_name(self) -> str:
+        return "asv"
+
+    def describe(self, outputs: list[dict]) -> list[str]:
+        """The cosine score of every utterance against the first one."""
+        embeddings = [F.normalize(out["embedding"][0].float(), dim=0) for out in outputs]
+        return [f"cosine to the first: {float(e @ embeddings[0]):.3f}" for e in embeddings]
+
     def evaluate(self, model, split: str) -> Scored:
         path = self.trials_path(split)
         if not os.path.isfile(path):  # known speakers (valid): speaker identification

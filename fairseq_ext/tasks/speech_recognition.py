@@ -72,6 +72,13 @@ class SpeechRecognitionTask(DownstreamTask):
     def decode(self, tokens: list[int]) -> str:
         return from_letters([self.dictionary[t] for t in tokens if t != self.dictionary.unk()])
 
+    @property
+    def table_name(self) -> str:
+        return "asr"
+
+    def describe(self, outputs: list[dict]) -> list[str]:
+        return [self.decode(ctc_greedy(out["logits"], out["lengths"], self.blank)[0]) for out in outputs]
+
     def evaluate(self, model, split: str) -> Scored:
         refs, hyps = [], []
         for sample, out in self.outputs(model, split):

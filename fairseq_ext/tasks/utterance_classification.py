@@ -47,6 +47,18 @@ class UtteranceClassificationTask(DownstreamTask):
         path = self.label_path(split, self.cfg.label)
         return read_label_lines(path, skipped, class_parser(path, self.classes))
 
+    @property
+    def table_name(self) -> str:
+        return self.cfg.label
+
+    def describe(self, outputs: list[dict]) -> list[str]:
+        lines = []
+        for out in outputs:
+            probs = out["logits"][0].softmax(-1)
+            best = int(probs.argmax())
+            lines.append(f"{self.classes[best]} ({100 * float(probs[best]):.1f}%)")
+        return lines
+
     def evaluate(self, model, split: str) -> Scored:
         refs, hyps = [], []
         for sample, out in self.outputs(model, split):
