@@ -1,1 +1,1 @@
-from fairseq_ext.criterions import ccc, ctc, utterance_classification  # noqa: F401 (registers)
+from fairseq_ext.criterions import ccc, ctc, seq2seq, utterance_classification  # noqa: F401 (registers)

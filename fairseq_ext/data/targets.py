@@ -3,8 +3,10 @@
 Label files have one line per manifest line; lines the audio dataset skipped (unreadable or
 too short) are dropped from the labels too, so every target meets its own audio.
 
-Three kinds of target: a class index (utterance tasks), a token sequence (CTC) and a
-``frames x dims`` float array (continuous emotion), each with its collater.
+Four kinds of target: a class index (utterance tasks), a token sequence (CTC), a token
+sequence ending in ``</s>`` for a decoder (``seq2seq``: the batch also gets the decoder's
+input, the same tokens shifted right behind ``</s>``, as fairseq's translation data does) and
+a ``frames x dims`` float array (continuous emotion), each with its collater.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from fairseq.data import BaseWrapperDataset
+from fairseq.data import BaseWrapperDataset, data_utils
 
 from lebench.errors import UserError
 
@@ -40,14 +42,14 @@ def class_parser(label_path: str, classes: Sequence[str]) -> Callable[[str, int]
 
 
 class TargetDataset(BaseWrapperDataset):
-    def __init__(self, dataset, targets: list, kind: str, pad: int = 1):
+    def __init__(self, dataset, targets: list, kind: str, pad: int = 1, eos: int = 2):
         super().__init__(dataset)
         if len(targets) != len(dataset):
             raise UserError(f"{len(targets)} labels for {len(dataset)} utterances; the label "
                             "file and the manifest must have one line per utterance")
-        if kind not in ("class", "sequence", "frames"):
+        if kind not in ("class", "sequence", "seq2seq", "frames"):
             raise ValueError(kind)
-        self.targets, self.kind, self.pad = targets, kind, pad
+        self.targets, self.kind, self.pad, self.eos = targets, kind, pad, eos
 
     def __getitem__(self, index: int) -> dict:
         item = self.dataset[index]
@@ -70,6 +72,12 @@ class TargetDataset(BaseWrapperDataset):
             for i, t in enumerate(targets):
                 padded[i, :len(t)] = torch.as_tensor(t)
             batch.update(target=padded, target_lengths=lengths, ntokens=int(lengths.sum()))
+        elif self.kind == "seq2seq":
+            batch["target"] = data_utils.collate_tokens(targets, self.pad, self.eos)
+            batch["net_input"]["prev_output_tokens"] = data_utils.collate_tokens(
+                targets, self.pad, self.eos, move_eos_to_beginning=True)
+            lengths = torch.LongTensor([len(t) for t in targets])
+            batch.update(target_lengths=lengths, ntokens=int(lengths.sum()))
         else:
             lengths = torch.LongTensor([len(t) for t in targets])
             padded = torch.full((len(kept), int(lengths.max()), targets[0].shape[1]), float("nan"))

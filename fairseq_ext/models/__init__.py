@@ -1,1 +1,1 @@
-from fairseq_ext.models import downstream  # noqa: F401 (registers)
+from fairseq_ext.models import downstream, seq2seq  # noqa: F401 (registers)

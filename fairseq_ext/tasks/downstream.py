@@ -100,10 +100,8 @@ class DownstreamTask(FairseqTask):
     def num_outputs(self) -> int:
         raise NotImplementedError
 
-    @torch.no_grad()
-    def outputs(self, model, split: str, max_tokens: int = 1_600_000) -> Iterator[tuple[dict, dict]]:
-        """``(batch, model output)`` over a whole split, in eval mode, shortest first."""
-        model.eval()
+    def batches(self, split: str, max_tokens: int = 1_600_000) -> Iterator[dict]:
+        """Collated batches over a whole split, shortest utterances first."""
         if split not in self.datasets:
             self.load_dataset(split)
         dataset = self.datasets[split]
@@ -119,8 +117,15 @@ class DownstreamTask(FairseqTask):
             if batch:
                 sample = dataset.collater([dataset[j] for j in batch])
                 if sample:
-                    yield sample, model(**sample["net_input"])
+                    yield sample
             batch, longest = ([int(i)], size) if i is not None else ([], 0)
+
+    @torch.no_grad()
+    def outputs(self, model, split: str, max_tokens: int = 1_600_000) -> Iterator[tuple[dict, dict]]:
+        """``(batch, model output)`` over a whole split, in eval mode."""
+        model.eval()
+        for sample in self.batches(split, max_tokens):
+            yield sample, model(**sample["net_input"])
 
     def evaluate(self, model, split: str) -> Scored:
         raise NotImplementedError
@@ -133,6 +138,12 @@ class DownstreamTask(FairseqTask):
     def describe(self, outputs: list[dict]) -> list[str]:
         """One line per utterance of new audio (``outputs``: the model's, batch size 1)."""
         raise NotImplementedError
+
+    @torch.no_grad()
+    def predict(self, model, sources: list[torch.Tensor]) -> list[str]:
+        """One line per waveform (16 kHz, 1-D) of new audio."""
+        model.eval()
+        return self.describe([model(source=s[None]) for s in sources])
 
     def max_positions(self):
         return sys.maxsize, sys.maxsize
