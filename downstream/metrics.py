@@ -6,7 +6,11 @@
   corpus level: total errors / total reference words (characters);
 - continuous emotion: concordance correlation coefficient (CCC) and RMSE over all frames of
   the split (utterances concatenated, as AVEC scores RECOLA);
-- verification: equal error rate (EER) and minimum detection cost (minDCF).
+- verification: equal error rate (EER) and minimum detection cost (minDCF);
+- speech translation: BLEU (sacrebleu's corpus BLEU, default 13a tokenisation, mixed case;
+  ``bleu_signature()`` is the signature to report with it);
+- SLU: concept error rate and concept-value error rate (``downstream/slu.py``);
+- parsing from speech: UAS and LAS over aligned words (``downstream/parsing.py``).
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from typing import Callable, Sequence
 import editdistance
 import numpy as np
 
+from downstream.parsing import labelled_attachment, unlabelled_attachment
+from downstream.slu import concept_error_rate, concept_value_error_rate
 from downstream.text import normalise
 
 
@@ -89,6 +95,19 @@ def min_dcf(labels, scores, p_target: float = 0.01, c_miss: float = 1.0, c_fa: f
     return float(cost.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
 
 
+def bleu(refs: Sequence[str], hyps: Sequence[str]) -> float:
+    """Corpus BLEU as a fraction (shown x 100 like every percent metric here)."""
+    from sacrebleu.metrics import BLEU
+    return BLEU().corpus_score(list(hyps), [list(refs)]).score / 100
+
+
+def bleu_signature() -> str:
+    from sacrebleu.metrics import BLEU
+    metric = BLEU()
+    metric.corpus_score(["a"], [["a"]])  # the signature names the number of references
+    return str(metric.get_signature())
+
+
 # name -> (function, higher is better, shown in percent)
 METRICS: dict[str, tuple[Callable, bool, bool]] = {
     "accuracy": (accuracy, True, True),
@@ -99,6 +118,11 @@ METRICS: dict[str, tuple[Callable, bool, bool]] = {
     "rmse": (rmse, False, False),
     "eer": (equal_error_rate, False, True),
     "mindcf": (min_dcf, False, False),
+    "bleu": (bleu, True, True),
+    "concept_er": (concept_error_rate, False, True),
+    "cver": (concept_value_error_rate, False, True),
+    "uas": (unlabelled_attachment, True, True),
+    "las": (labelled_attachment, True, True),
 }
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from downstream.metrics import (accuracy, bootstrap_interval, ccc, char_error_rate,
+from downstream.metrics import (METRICS, accuracy, bootstrap_interval, ccc, char_error_rate,
                                 equal_error_rate, min_dcf, rmse, unweighted_average_recall,
                                 word_error_rate)
 from downstream.text import from_letters, letters, normalise
@@ -66,3 +66,37 @@ def test_eer_and_min_dcf_on_known_scores():
     labels = [1] * 10 + [0] * 90
     scores = list(range(100))
     assert equal_error_rate(labels, scores) == pytest.approx(1.0)
+
+
+def test_concept_error_rates_count_concepts_and_their_values():
+    from downstream.slu import target_tokens
+    ref = " ".join(target_tokens("je veux <nombre> deux chambres > à <ville> Paris > <date> le 3 mai >"))
+    # one concept substituted (value kept), one value wrong, one concept missing
+    hyp = " ".join(target_tokens("je veux <prix> deux chambres > à <ville> Lyon >"))
+    assert METRICS["concept_er"][0]([ref], [hyp]) == pytest.approx(2 / 3)
+    assert METRICS["cver"][0]([ref], [hyp]) == pytest.approx(3 / 3)
+    assert METRICS["concept_er"][0]([ref], [ref]) == 0.0
+    # unclosed concepts end with the sentence, stray closers are ignored: any output scores
+    assert METRICS["concept_er"][0]([ref], ["> <nombre> deux chambres <ville> paris <date> le"]) == 0.0
+
+
+def test_attachment_scores_align_recognised_words_first():
+    from downstream.parsing import linearise, read_tree
+    ref = " ".join(linearise(read_tree("le/2/det chat/3/nsubj dort/0/root près/6/case du/6/case feu/3/obl")))
+    perfect = ref
+    # "chat" misrecognised as "chien" (substitution keeps its attachments), "près" deleted,
+    # "feu" attached to "chien" instead of "dort"
+    hyp = " ".join(linearise(read_tree("le/2/det chien/3/nsubj dort/0/root du/5/case feu/2/obj")))
+    assert METRICS["uas"][0]([ref], [perfect]) == METRICS["las"][0]([ref], [perfect]) == 1.0
+    assert METRICS["uas"][0]([ref], [hyp]) == pytest.approx(4 / 6)
+    assert METRICS["las"][0]([ref], [hyp]) == pytest.approx(4 / 6)
+    assert METRICS["uas"][0]([ref], ["le #det chat @+9 dort"]) == 0.0  # malformed: nothing right
+
+
+def test_bleu_is_sacrebleu_corpus_bleu_with_its_signature():
+    import sacrebleu
+    from downstream.metrics import bleu_signature
+    refs = ["The cat sits on the mat.", "It rains today."]
+    hyps = ["The cat sat on the mat.", "It rains today."]
+    assert METRICS["bleu"][0](refs, hyps) * 100 == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    assert bleu_signature().startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:")

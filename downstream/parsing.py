@@ -1,0 +1,139 @@
+"""Dependency trees for parsing from speech: a one-line label format, the token sequence a
+decoder writes, and attachment scores over recognised words.
+
+Label files (``<split>.tree``) hold one tree per line, ``form/head/relation`` per word, heads
+1-based and 0 for the root (CoNLL-U's HEAD and DEPREL; ``manifests/corpora/orfeo.py`` writes
+them from CoNLL-U)::
+
+    le/2/det chat/3/nsubj dort/0/root
+
+The decoder writes each word followed by its relation and its head as an offset from the
+word (``@-1``, ``@+2``; ``@0`` is the root), the relative-head encoding of dependency
+parsing as sequence labelling (Strzyz et al., 2019)::
+
+    le #det @+1 chat #nsubj @+1 dort #root @0
+
+Since the words are recognised, scores align hypothesis words to reference words first
+(edit-distance alignment: matches and substitutions pair up). A reference word is
+attached correctly (UAS) when its aligned word's head is aligned to its own head (or both
+are roots), and labelled correctly (LAS) when the relation matches too. Words the
+hypothesis lacks count as errors: the denominator is the number of reference words.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from lebench.errors import UserError
+
+
+@dataclass(frozen=True)
+class Word:
+    form: str
+    head: int        # 1-based, 0 = root, -1 = unknown (malformed output)
+    relation: str
+
+
+def read_tree(line: str, where: str = "") -> list[Word]:
+    out = []
+    for item in line.split():
+        parts = item.rsplit("/", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[0]:
+            raise UserError(f"{where}: {item!r} is not form/head/relation; write trees "
+                            "as `le/2/det chat/3/nsubj dort/0/root`")
+        out.append(Word(parts[0].lower(), int(parts[1]), parts[2]))
+    if not out:
+        raise UserError(f"{where}: empty tree; leave the utterance out or annotate it")
+    if any(w.head > len(out) for w in out):
+        raise UserError(f"{where}: a head points past the last of its {len(out)} words")
+    return out
+
+
+def write_tree(words: Sequence[Word]) -> str:
+    return " ".join(f"{w.form}/{w.head}/{w.relation}" for w in words)
+
+
+def linearise(words: Sequence[Word]) -> list[str]:
+    tokens = []
+    for i, w in enumerate(words, 1):
+        tokens += [w.form, f"#{w.relation}", "@0" if w.head == 0 else f"@{w.head - i:+d}"]
+    return tokens
+
+
+def delinearise(tokens: Sequence[str]) -> list[Word]:
+    """Any decoder output back to words; a missing or impossible head becomes -1."""
+    forms, relations, offsets = [], [], []
+    for t in tokens:
+        if t.startswith("#") and len(t) > 1 and forms:
+            relations[-1] = t[1:]
+        elif t.startswith("@") and forms and (t[1:].lstrip("+-").isdigit()):
+            offsets[-1] = int(t[1:])
+        elif not t.startswith(("#", "@")):
+            forms.append(t)
+            relations.append("_")
+            offsets.append(None)
+    out = []
+    for i, (form, relation, offset) in enumerate(zip(forms, relations, offsets), 1):
+        head = -1 if offset is None else (0 if offset == 0 else i + offset)
+        out.append(Word(form, head if 0 <= head <= len(forms) else -1, relation))
+    return out
+
+
+def align(ref: Sequence[str], hyp: Sequence[str]) -> dict[int, int]:
+    """Levenshtein alignment: reference index -> hypothesis index of matched or substituted
+    words (0-based). Ties prefer matches, then substitutions."""
+    n, m = len(ref), len(hyp)
+    cost = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        cost[i][0] = i
+    for j in range(m + 1):
+        cost[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            cost[i][j] = min(cost[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]),
+                             cost[i - 1][j] + 1, cost[i][j - 1] + 1)
+    pairs, i, j = {}, n, m
+    while i > 0 and j > 0:
+        if cost[i][j] == cost[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]):
+            pairs[i - 1] = j - 1
+            i, j = i - 1, j - 1
+        elif cost[i][j] == cost[i - 1][j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return pairs
+
+
+def attachment(ref: Sequence[Word], hyp: Sequence[Word]) -> tuple[int, int, int]:
+    """``(unlabelled correct, labelled correct, reference words)`` for one sentence."""
+    pairs = align([w.form for w in ref], [w.form for w in hyp])
+    unlabelled = labelled = 0
+    for i, j in pairs.items():
+        r, h = ref[i], hyp[j]
+        head_ok = (r.head == 0 and h.head == 0) or (
+            r.head > 0 and h.head > 0 and pairs.get(r.head - 1) == h.head - 1)
+        unlabelled += head_ok
+        labelled += head_ok and r.relation == h.relation
+    return unlabelled, labelled, len(ref)
+
+
+def _score(refs: Sequence[str], hyps: Sequence[str], labelled: bool) -> float:
+    correct = total = 0
+    for r, h in zip(refs, hyps):
+        u, l, n = attachment(delinearise(r.split()), delinearise(h.split()))
+        correct += l if labelled else u
+        total += n
+    return correct / total if total else float("nan")
+
+
+def unlabelled_attachment(refs: Sequence[str], hyps: Sequence[str]) -> float:
+    """UAS over decoder token strings (``linearise`` joined by spaces)."""
+    return _score(refs, hyps, labelled=False)
+
+
+def labelled_attachment(refs: Sequence[str], hyps: Sequence[str]) -> float:
+    return _score(refs, hyps, labelled=True)
+
+
+def words_of(tokens: Sequence[str]) -> str:
+    return " ".join(w.form for w in delinearise(tokens))
