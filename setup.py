@@ -13,7 +13,7 @@ FAIRSEQ_RUNTIME = [
     "hydra-core>=1.3.2,<1.4",
     "omegaconf>=2.3,<2.4",
     "regex",
-    "sacrebleu>=1.4.12",
+    "sacrebleu>=2",  # 2.x: the metric objects whose signature AST results store
     "bitarray",
     "scikit-learn",
     "packaging",
@@ -45,6 +45,7 @@ setup(
         "editdistance",  # WER / CER
         "num2words",  # the French normaliser spells numbers out
         "matplotlib",  # report plots
+        "sentencepiece",  # speech translation targets
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": ["lebench=lebench.cli:main"]},

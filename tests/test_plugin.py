@@ -17,10 +17,11 @@ from tests.conftest import write_tone
 def test_registers_own_names_next_to_fairseq():
     assert TASK_REGISTRY["lebench_pretraining"].__module__.startswith("fairseq_ext")
     for task in ("utterance_classification", "speaker_verification", "speech_recognition",
-                 "continuous_emotion"):
+                 "continuous_emotion", "spoken_understanding", "speech_translation", "speech_parsing"):
         assert TASK_REGISTRY[f"lebench_{task}"].__module__.startswith("fairseq_ext")
-    assert MODEL_REGISTRY["lebench_downstream"].__module__.startswith("fairseq_ext")
-    for criterion in ("utterance_classification", "ctc", "ccc"):
+    for model in ("downstream", "seq2seq"):
+        assert MODEL_REGISTRY[f"lebench_{model}"].__module__.startswith("fairseq_ext")
+    for criterion in ("utterance_classification", "ctc", "ccc", "seq2seq"):
         assert CRITERION_REGISTRY[f"lebench_{criterion}"].__module__.startswith("fairseq_ext")
     # fairseq's own components are untouched
     assert TASK_REGISTRY["audio_pretraining"].__module__ == "fairseq.tasks.audio_pretraining"

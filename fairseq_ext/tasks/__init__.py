@@ -1,2 +1,3 @@
 from fairseq_ext.tasks import (continuous_emotion, pretraining, speaker_verification,  # noqa: F401
-                               speech_recognition, utterance_classification)
+                               speech_parsing, speech_recognition, speech_translation,
+                               spoken_understanding, utterance_classification)

@@ -1,0 +1,39 @@
+"""``lebench_speech_parsing``: dependency trees from speech (words, heads, relations).
+
+Targets are one-line trees (``<split>.tree``, ``form/head/relation`` per word; see
+``downstream/parsing.py``), linearised for the decoder as word, ``#relation``, ``@offset``.
+Scored with UAS and LAS over edit-distance-aligned words, and the WER of the words.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fairseq.tasks import register_task
+
+from downstream.parsing import linearise, read_tree, words_of
+from fairseq_ext.tasks.downstream import Scored
+from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
+
+
+@dataclass
+class SpeechParsingConfig(Seq2SeqTaskConfig):
+    labels: str = field(default="tree", metadata={"help": "extension of the tree files"})
+
+
+@register_task("lebench_speech_parsing", dataclass=SpeechParsingConfig)
+class SpeechParsingTask(Seq2SeqTask):
+    cfg: SpeechParsingConfig
+
+    def tokens(self, line: str, where: str) -> list[str]:
+        return linearise(read_tree(line, where))
+
+    @property
+    def table_name(self) -> str:
+        return "sa"
+
+    def evaluate(self, model, split: str) -> Scored:
+        refs, hyps = self.hypotheses(model, split)
+        ref_words = [words_of(r.split()) for r in refs]
+        hyp_words = [words_of(h.split()) for h in hyps]
+        return {"uas": ("uas", refs, hyps), "las": ("las", refs, hyps),
+                "wer": ("wer", ref_words, hyp_words)}
