@@ -6,6 +6,7 @@ layout it expects and where the corpus is obtained) and has the same signature, 
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Iterator
 
 from manifests.corpora.downstream import read_allosat, read_common_voice, read_etape, read_recola
@@ -13,7 +14,10 @@ from manifests.corpora.epac import read_epac
 from manifests.corpora.files import (read_african_accented_french, read_att_hack, read_audiocite,
                                      read_cafe, read_gemep, read_mass, read_niger_mali)
 from manifests.corpora.generic import read_generic
+from manifests.corpora.media import read_media
 from manifests.corpora.mls import read_mls_french
+from manifests.corpora.mtedx import read_mtedx
+from manifests.corpora.orfeo import read_orfeo
 from manifests.corpora.textgrid import read_mpf, read_nccf
 from manifests.corpora.transcriber import read_cfpp2000, read_eslo2, read_portmedia, read_tcof
 from manifests.corpora.voxpopuli import read_voxpopuli_transcribed, read_voxpopuli_unlabelled
@@ -40,12 +44,17 @@ SEED_READERS: dict[str, Reader] = {
     "audiocite": read_audiocite,
     "niger_mali": read_niger_mali,
 }
-# Downstream corpora (part 1): ASR and continuous emotion, with their official splits.
+# Downstream corpora with their official splits: ASR, continuous emotion, SLU (MEDIA,
+# PORTMEDIA annotated in the MEDIA format), speech translation (mTEDx), parsing (CEFC-Orféo).
 DOWNSTREAM_READERS: dict[str, Reader] = {
     "common_voice": read_common_voice,
     "etape": read_etape,
     "recola": read_recola,
     "allosat": read_allosat,
+    "media": read_media,
+    "portmedia_slu": partial(read_media, corpus="portmedia", licence="ELRA-NC"),
+    "mtedx": read_mtedx,
+    "orfeo": read_orfeo,
 }
 READERS: dict[str, Reader] = {"generic": read_generic, **SEED_READERS, **DOWNSTREAM_READERS}
 
