@@ -2,9 +2,15 @@
 
 It is laid out like a lab's own corpus (see ``manifests.corpora.generic``): WAV files as the
 synthesiser writes them (22.05 kHz mono, so preparation really resamples) and a
-``metadata.csv`` with speaker, gender, transcript, speech type, licence, and two labels a
-downstream task can be trained on: ``sentence_type`` (statement / question, rendered by
-espeak-ng with falling / rising intonation) and ``accent`` (fr, fr-be, fr-ch).
+``metadata.csv`` with speaker, gender, transcript, speech type, licence, and the labels the
+downstream tasks train on: ``sentence_type`` (statement / question, rendered by espeak-ng
+with falling / rising intonation), ``accent`` (fr, fr-be, fr-ch), and for every sentence
+its translations ``en``, ``es``, ``pt``, its ``concepts`` (MEDIA-style tags, see
+``downstream/slu.py``) and its dependency ``tree`` (``form/head/relation``, Universal
+Dependencies relations, no punctuation since speech has none). The translations, concept
+spans and trees were written by hand for this project, sentence by sentence, by the
+developer who wrote the sentences (not machine output); ``tests/test_demo_targets.py``
+checks that their words are the sentences' words and that every tree is a tree.
 
 16 speakers (8 male, 8 female), each an espeak-ng voice variant with its own pitch and rate,
 read 12 statements and 12 questions from ``sentences.tsv`` (sentences written for this
@@ -24,6 +30,9 @@ from lebench.errors import UserError
 SENTENCES = Path(__file__).with_name("sentences.tsv")
 LICENCE = "CC0-1.0"
 PER_TYPE = 12  # sentences of each type per speaker
+TARGETS = ("en", "es", "pt", "concepts", "tree")  # per-sentence annotations of sentences.tsv
+METADATA_FIELDS = ["path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
+                   "sentence_type", "accent", "voice", *TARGETS]
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,9 @@ def build_demo_corpus(out_dir: str | Path, force: bool = False) -> Path:
     """Write the corpus to ``out_dir`` (reused when complete; built in a temporary folder)."""
     out_dir = Path(out_dir).resolve()
     if (out_dir / "metadata.csv").is_file() and not force:
-        return out_dir
+        with open(out_dir / "metadata.csv", encoding="utf-8") as f:
+            if f.readline().strip().split(",") == METADATA_FIELDS:
+                return out_dir  # else built by an older version: rebuilt with every label
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         raise UserError("espeak-ng not found; install it with `apt-get install espeak-ng` "
@@ -63,8 +74,7 @@ def build_demo_corpus(out_dir: str | Path, force: bool = False) -> Path:
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda row: _speak(espeak, tmp, row), rows))
     with open(tmp / "metadata.csv", "w", newline="", encoding="utf-8") as f:
-        fields = ["path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
-                  "sentence_type", "accent", "voice"]
+        fields = METADATA_FIELDS
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -94,7 +104,8 @@ def _script() -> list[dict[str, str]]:
                 rows.append({"path": f"wav/{v.speaker}/{utt}.wav", "id": utt, "speaker": v.speaker,
                              "gender": v.gender, "transcript": s["text"], "speech_type": "synthetic",
                              "licence": LICENCE, "sentence_type": t, "accent": v.accent,
-                             "voice": f"{v.accent}+{v.variant} -p {v.pitch} -s {v.rate}"})
+                             "voice": f"{v.accent}+{v.variant} -p {v.pitch} -s {v.rate}",
+                             **{k: s[k] for k in TARGETS}})
     return rows
 
 
