@@ -80,8 +80,8 @@ def train(config: str, data: Path, upstream: str, save_dir: Path, seed: int = 1,
     fairseq_hydra_train("downstream", config, args, save_dir, quiet=quiet)
     if not best.is_file():
         raise UserError(f"training ended without writing {best}; see {save_dir / 'train.log'}")
-    for vocabulary in Path(data).glob("dict.*.txt"):  # predict() needs them next to the head
-        shutil.copy(vocabulary, save_dir / vocabulary.name)
+    for vocabulary in [*Path(data).glob("dict.*.txt"), *Path(data).glob("target.*")]:
+        shutil.copy(vocabulary, save_dir / vocabulary.name)  # predict() needs them next to the head
     if config_value(config, list(overrides), "model.mode") == "finetune":
         export_upstream(best, save_dir)
     done.write_text(json.dumps(settings))
@@ -110,7 +110,7 @@ def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
     state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
     cfg = state["cfg"]
     upstream = load_upstream(cfg.model.upstream)
-    prefix = "upstream."
+    prefix = "encoder.upstream." if cfg.model._name == "lebench_seq2seq" else "upstream."
     upstream.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items()
                               if k.startswith(prefix)})
     provenance = {"fine_tuned_from": cfg.model.upstream, "downstream_checkpoint": str(checkpoint),
@@ -170,7 +170,7 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
                         "dev_scores": {f"{k:g}": v for k, v in dev_scores.items()},
                         "layer_weights": [round(w, 4) for w in model.layer_weights()],
                         "features": str(features) if features else None,
-                        "checkpoint": str(trained.checkpoint)}
+                        "checkpoint": str(trained.checkpoint), **getattr(task, "notes", {})}
             for column, metric, value, low, high, items in rows:
                 results.append(Result(task=task.table_name, upstream=name, mode=mode,
                                       split=split, metric=column, value=value, low=low,
@@ -183,6 +183,5 @@ def predict(checkpoint: Path, audio: list[Path]) -> list[str]:
     from manifests.audio import load_mono
 
     model, task, _ = load(checkpoint)
-    with torch.no_grad():
-        outputs = [model(source=torch.from_numpy(load_mono(path))[None]) for path in audio]
-    return [f"{path}\t{line}" for path, line in zip(audio, task.describe(outputs))]
+    lines = task.predict(model, [torch.from_numpy(load_mono(path)) for path in audio])
+    return [f"{path}\t{line}" for path, line in zip(audio, lines)]

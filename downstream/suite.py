@@ -1,8 +1,10 @@
-"""The part-1 suite on the demo corpus: every task, every mode, from audio to report rows.
+"""The whole suite on the demo corpus: the six tasks of the benchmark (ASR, SLU, AST, AER,
+ASV, SA), every mode, from audio to report rows.
 
-The demo corpus has transcripts, speakers and genders but no emotion annotation, so two
-stand-ins keep the emotion pipelines exercised end to end, and are named as such in the
-tables: ``sentence_type`` (statement / question, carried by intonation) for categorical
+The demo corpus has transcripts, speakers, genders, translations (en, es, pt), concept
+annotations and dependency trees (``manifests/demo/build.py``) but no emotion annotation,
+so two stand-ins keep the emotion pipelines exercised end to end, and are named as such in
+the tables: ``sentence_type`` (statement / question, carried by intonation) for categorical
 AER, and each utterance's own loudness contour (25 values per second) for continuous AER.
 Real corpora go through the same tasks with their readers (``lebench corpora``).
 """
@@ -22,6 +24,14 @@ from manifests.records import read_records
 SPLITS = {"train": 0.625, "valid": 0.125, "test": 0.25}  # 10 / 2 / 4 speakers, half of each gender
 LOUDNESS_RATE = 25
 
+# the sequence-to-sequence configs scaled down to 240 training utterances on a CPU
+SEQ2SEQ_DEMO = ["model.embed_dim=128", "model.ffn_dim=512", "model.encoder_layers=2",
+                "model.decoder_layers=2", "model.conv_channels=256", "optimization.max_update=500",
+                "optimization.lr=[0.002]", "lr_scheduler.warmup_updates=50",
+                "dataset.max_tokens=480000", "dataset.validate_interval_updates=100",
+                "common.log_interval=50"]
+DEMO_TARGETS = ("en", "es", "pt", "concepts", "tree")
+
 # task -> (config, data folder, overrides that scale the config down to the demo on a CPU)
 DEMO_TASKS: dict[str, tuple[str, str, list[str]]] = {
     "gender": ("gender", "speakers", []),
@@ -38,16 +48,26 @@ DEMO_TASKS: dict[str, tuple[str, str, list[str]]] = {
     "aer": ("aer", "speakers", ["task.dimensions=loudness", f"task.label_rate={LOUDNESS_RATE}",
                                 "optimization.max_epoch=20", "dataset.max_tokens=640000"]),
     "asv": ("asv", "asv", ["model.hidden_dim=64", "optimization.max_epoch=20"]),
+    "slu": ("slu", "speakers", SEQ2SEQ_DEMO),
+    **{f"ast-fr-{lang}": ("ast", "speakers", [f"task.target_lang={lang}", "task.vocab_size=300",
+                                              *SEQ2SEQ_DEMO]) for lang in ("en", "es", "pt")},
+    "ast-es-fr": ("ast", "ast-es-fr", ["task.source_lang=es", "task.target_lang=fr",
+                                       "task.vocab_size=300", *SEQ2SEQ_DEMO]),
+    "sa": ("sa", "speakers", SEQ2SEQ_DEMO),
 }
+SEQ2SEQ_TASKS = ("slu", "ast-fr-en", "ast-fr-es", "ast-fr-pt", "ast-es-fr", "sa")
+SPANISH_SPLITS = {"train": 0.5, "valid": 0.25, "test": 0.25}  # 2 / 1 / 1 Spanish voices
 
 
-def prepare_demo_tasks(records: Path, out: Path, seed: int = 42) -> Path:
-    """Data folders for every demo task under ``out`` (``speakers/`` and ``asv/``)."""
+def prepare_demo_tasks(records: Path, out: Path, seed: int = 42,
+                       spanish_records: Path | None = None) -> Path:
+    """Data folders for every demo task under ``out`` (``speakers/`` and ``asv/``, and
+    ``ast-es-fr/`` from the Spanish part of the demo corpus when its records are given)."""
     out = Path(out)
     recs = list(read_records(records))
     splits = split_records(recs, SPLITS, seed, by="speaker", stratify="gender")
-    write_manifests(splits, out / "speakers", labels=("gender", "sentence_type", "ltr", "speaker"),
-                    progress=False)
+    write_manifests(splits, out / "speakers", labels=("gender", "sentence_type", "ltr", "speaker",
+                                                      *DEMO_TARGETS), progress=False)
     for split in splits:
         write_loudness(out / "speakers", split)
     # verification: the test speakers are unseen; the others' utterances train and validate
@@ -56,6 +76,9 @@ def prepare_demo_tasks(records: Path, out: Path, seed: int = 42) -> Path:
     asv["test"] = splits["test"]
     write_manifests(asv, out / "asv", labels=("speaker",), progress=False)
     make_trials(out / "asv", "test", seed=seed)
+    if spanish_records is not None:
+        spanish = split_records(list(read_records(spanish_records)), SPANISH_SPLITS, seed, by="speaker")
+        write_manifests(spanish, out / "ast-es-fr", labels=("fr",), progress=False)
     return out
 
 
@@ -99,6 +122,10 @@ the schedules with them). Returns the results, also appended to ``store``."""
                            overrides=[*overrides, *extra_overrides], quiet=quiet))
 
     for task in tasks:
+        if not (Path(data_root) / DEMO_TASKS[task][1]).is_dir():
+            print(f"{task}: skipped, no data folder {Path(data_root) / DEMO_TASKS[task][1]} "
+                  "(ast-es-fr needs the Spanish part of the demo corpus)")
+            continue
         for name, spec in upstreams.items():
             if not (task == "asr-finetune" and spec == "mfb"):
                 one(task, name, spec)

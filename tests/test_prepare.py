@@ -91,3 +91,11 @@ def test_demo_corpus_shape(demo_corpus, demo_records):
     assert len({r.speaker for r in records if r.gender == "F"}) == 8
     assert {r.labels["sentence_type"] for r in records} == {"statement", "question"}
     assert 10 * 60 < sum(r.duration for r in records) < 20 * 60
+    assert {"en", "es", "pt", "concepts", "tree"} <= set(records[0].labels)
+    # the Spanish part (speech translation into French) is its own corpus folder
+    with open(demo_corpus / "es_fr" / "metadata.csv") as f:
+        spanish = list(csv.DictReader(f))
+    assert len(spanish) == 4 * 48 and len({r["speaker"] for r in spanish}) == 4
+    first = next(r for r in spanish if r["id"].endswith("_d01"))
+    assert first["transcript"].startswith("El tren") and first["fr"].startswith("Le train")
+    assert sf.info(str(demo_corpus / "es_fr" / first["path"])).duration > 1.0

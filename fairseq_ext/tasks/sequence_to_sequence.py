@@ -23,7 +23,7 @@ from fairseq.sequence_generator import SequenceGenerator
 from omegaconf import MISSING
 
 from fairseq_ext.data.targets import read_label_lines
-from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig
+from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, Scored
 from lebench.errors import UserError
 
 
@@ -55,6 +55,20 @@ class Seq2SeqTask(DownstreamTask):
     def text(self, tokens: list[str]) -> str:
         """Decoder tokens back to what the metrics read."""
         return " ".join(tokens)
+
+    metrics: tuple[str, ...] = ()  # names in downstream.metrics.METRICS, scored on ``text``
+
+    def words(self, text: str) -> str | None:
+        """The recognised words in a decoded text, scored with WER; None: no words."""
+        return None
+
+    def evaluate(self, model, split: str) -> Scored:
+        refs, hyps = self.hypotheses(model, split)
+        scored = {metric: (metric, refs, hyps) for metric in self.metrics}
+        ref_words = [self.words(r) for r in refs]
+        if None not in ref_words:
+            scored["wer"] = ("wer", ref_words, [self.words(h) for h in hyps])
+        return scored
 
     @classmethod
     def setup_task(cls, cfg: Seq2SeqTaskConfig, **kwargs):

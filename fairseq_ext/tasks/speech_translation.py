@@ -13,7 +13,6 @@ from fairseq.tasks import register_task
 from omegaconf import II
 
 from downstream.metrics import bleu_signature
-from fairseq_ext.tasks.downstream import Scored
 from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
 
 
@@ -29,6 +28,7 @@ class SpeechTranslationConfig(Seq2SeqTaskConfig):
 class SpeechTranslationTask(Seq2SeqTask):
     cfg: SpeechTranslationConfig
     sentencepiece = True
+    metrics = ("bleu",)
 
     def tokens(self, line: str, where: str) -> list[str]:
         return self.pieces.encode(line.strip(), out_type=str)
@@ -43,7 +43,3 @@ class SpeechTranslationTask(Seq2SeqTask):
     @property
     def notes(self) -> dict:
         return {"bleu_signature": bleu_signature(), "beam": self.cfg.beam}
-
-    def evaluate(self, model, split: str) -> Scored:
-        refs, hyps = self.hypotheses(model, split)
-        return {"bleu": ("bleu", refs, hyps)}

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from fairseq.tasks import register_task
 
 from downstream.slu import target_tokens, words
-from fairseq_ext.tasks.downstream import Scored
 from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
 
 
@@ -23,6 +22,7 @@ class SpokenUnderstandingConfig(Seq2SeqTaskConfig):
 @register_task("lebench_spoken_understanding", dataclass=SpokenUnderstandingConfig)
 class SpokenUnderstandingTask(Seq2SeqTask):
     cfg: SpokenUnderstandingConfig
+    metrics = ("concept_er", "cver")
 
     def tokens(self, line: str, where: str) -> list[str]:
         return target_tokens(line)
@@ -31,9 +31,5 @@ class SpokenUnderstandingTask(Seq2SeqTask):
     def table_name(self) -> str:
         return "slu"
 
-    def evaluate(self, model, split: str) -> Scored:
-        refs, hyps = self.hypotheses(model, split)
-        ref_words = [words(r.split()) for r in refs]
-        hyp_words = [words(h.split()) for h in hyps]
-        return {"concept_er": ("concept_er", refs, hyps), "cver": ("cver", refs, hyps),
-                "wer": ("wer", ref_words, hyp_words)}
+    def words(self, text: str) -> str:
+        return words(text.split())

@@ -15,6 +15,11 @@ checks that their words are the sentences' words and that every tree is a tree.
 16 speakers (8 male, 8 female), each an espeak-ng voice variant with its own pitch and rate,
 read 12 statements and 12 questions from ``sentences.tsv`` (sentences written for this
 project): 384 utterances, about a quarter of an hour of speech.
+
+For speech translation into French (mTEDx's es-fr direction), ``es_fr/`` holds a small
+corpus of its own in the same layout: 4 Spanish voices (2 male, 2 female) read the Spanish
+translation of every sentence (192 utterances), with the French sentence as label ``fr``.
+It is a separate folder so that nothing French (pretraining, ASR...) ever reads it.
 """
 from __future__ import annotations
 
@@ -33,6 +38,9 @@ PER_TYPE = 12  # sentences of each type per speaker
 TARGETS = ("en", "es", "pt", "concepts", "tree")  # per-sentence annotations of sentences.tsv
 METADATA_FIELDS = ["path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
                    "sentence_type", "accent", "voice", *TARGETS]
+SPANISH = "es_fr"  # subfolder: Spanish speech, French targets
+SPANISH_FIELDS = ["path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
+                  "sentence_type", "accent", "voice", "fr"]
 
 
 @dataclass(frozen=True)
@@ -55,12 +63,17 @@ VOICES = [
     Voice("s13", "F", "fr", "f5", 50, 180), Voice("s14", "F", "fr-be", "f1", 65, 160),
     Voice("s15", "F", "fr-ch", "f2", 40, 170), Voice("s16", "F", "fr", "f4", 55, 185),
 ]
+SPANISH_VOICES = [
+    Voice("e01", "M", "es", "m1", 45, 160), Voice("e02", "F", "es", "f2", 55, 165),
+    Voice("e03", "M", "es", "m4", 50, 170), Voice("e04", "F", "es", "f4", 60, 160),
+]
 
 
 def build_demo_corpus(out_dir: str | Path, force: bool = False) -> Path:
     """Write the corpus to ``out_dir`` (reused when complete; built in a temporary folder)."""
     out_dir = Path(out_dir).resolve()
-    if (out_dir / "metadata.csv").is_file() and not force:
+    if (out_dir / "metadata.csv").is_file() and (out_dir / SPANISH / "metadata.csv").is_file() \
+            and not force:
         with open(out_dir / "metadata.csv", encoding="utf-8") as f:
             if f.readline().strip().split(",") == METADATA_FIELDS:
                 return out_dir  # else built by an older version: rebuilt with every label
@@ -70,29 +83,44 @@ def build_demo_corpus(out_dir: str | Path, force: bool = False) -> Path:
                         "(Debian/Ubuntu) to build the demo corpus")
     tmp = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    rows = _script()
+    rows, spanish = _script(), _spanish_script()
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda row: _speak(espeak, tmp, row), rows))
-    with open(tmp / "metadata.csv", "w", newline="", encoding="utf-8") as f:
-        fields = METADATA_FIELDS
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        list(pool.map(lambda row: _speak(espeak, tmp, row, VOICES), rows))
+        list(pool.map(lambda row: _speak(espeak, tmp / SPANISH, row, SPANISH_VOICES), spanish))
+    for folder, fields, items in ((tmp, METADATA_FIELDS, rows), (tmp / SPANISH, SPANISH_FIELDS, spanish)):
+        with open(folder / "metadata.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(items)
     version = subprocess.run([espeak, "--version"], capture_output=True, text=True).stdout.strip()
     (tmp / "README.txt").write_text(
         "lebench demo corpus: French sentences written for the project, synthesised offline.\n"
         f"Synthesiser: {version}\nVoices: {len(VOICES)} (8 male, 8 female); "
-        f"utterances: {len(rows)}; licence: {LICENCE}.\n", encoding="utf-8")
+        f"utterances: {len(rows)}; licence: {LICENCE}.\n{SPANISH}/: {len(SPANISH_VOICES)} Spanish "
+        f"voices read the sentences' Spanish translations ({len(spanish)} utterances).\n", encoding="utf-8")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
     return out_dir
 
 
+def _sentences() -> list[dict[str, str]]:
+    with open(SENTENCES, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def _spanish_script() -> list[dict[str, str]]:
+    """Every Spanish voice reads the Spanish translation of every sentence."""
+    return [{"path": f"wav/{v.speaker}/{v.speaker}_{s['id']}.wav", "id": f"{v.speaker}_{s['id']}",
+             "speaker": v.speaker, "gender": v.gender, "transcript": s["es"],
+             "speech_type": "synthetic", "licence": LICENCE, "sentence_type": s["sentence_type"],
+             "accent": v.accent, "voice": f"{v.accent}+{v.variant} -p {v.pitch} -s {v.rate}",
+             "fr": s["text"]} for v in SPANISH_VOICES for s in _sentences()]
+
+
 def _script() -> list[dict[str, str]]:
     """Who says what: each speaker reads PER_TYPE statements and PER_TYPE questions."""
-    with open(SENTENCES, newline="", encoding="utf-8") as f:
-        sentences = list(csv.DictReader(f, delimiter="\t"))
+    sentences = _sentences()
     by_type = {t: [s for s in sentences if s["sentence_type"] == t] for t in ("statement", "question")}
     rows = []
     for i, v in enumerate(VOICES):
@@ -109,8 +137,8 @@ def _script() -> list[dict[str, str]]:
     return rows
 
 
-def _speak(espeak: str, root: Path, row: dict[str, str]) -> None:
-    voice = next(v for v in VOICES if v.speaker == row["speaker"])
+def _speak(espeak: str, root: Path, row: dict[str, str], voices: list[Voice]) -> None:
+    voice = next(v for v in voices if v.speaker == row["speaker"])
     target = root / row["path"]
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([espeak, "-v", f"{voice.accent}+{voice.variant}", "-p", str(voice.pitch),
