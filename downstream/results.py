@@ -3,7 +3,8 @@
 Tables follow the seed's layout: rows are upstreams (with their mode when not frozen),
 columns are task / metric. A cell is the mean +- standard deviation over seeds when there
 are several, else the value with its 95% bootstrap interval over test items. Error rates,
-accuracies and recalls are shown in %, CCC, RMSE and minDCF as they are.
+accuracies, recalls, BLEU and attachment scores are shown in %, CCC, RMSE and minDCF as
+they are. ``split_table`` gives the seed's AST layout (valid / test per language pair).
 """
 from __future__ import annotations
 
@@ -55,11 +56,16 @@ class Cell:
     def std(self) -> float:
         return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
 
-    def text(self, plus_minus: str = "±") -> str:
-        k, digits = (100, 1) if self.percent else (1, 3)
+    def text(self, plus_minus: str = "±", half_interval: bool = False, digits: int | None = None) -> str:
+        """``mean ± std`` over seeds; one seed: ``value [low, high]``, or with
+        ``half_interval`` ``value ± half the interval`` (the seed's AST tables)."""
+        k, default = (100, 1) if self.percent else (1, 3)
+        digits = default if digits is None else digits
         if len(self.values) > 1:
             return f"{k * self.mean:.{digits}f} {plus_minus} {k * self.std:.{digits}f}"
         text = f"{k * self.mean:.{digits}f}"
+        if half_interval and self.low is not None and self.high is not None:
+            return f"{text} {plus_minus} {k * (self.high - self.low) / 2:.{digits}f}"
         if self.low is not None and self.high is not None:
             text += f" [{k * self.low:.{digits}f}, {k * self.high:.{digits}f}]"
         return text
@@ -133,6 +139,31 @@ def table(results: list[Result], split: str = "test") -> tuple[list[str], list[l
                     for row in rows]
 
 
+def split_table(results: list[Result], task_prefix: str, splits: tuple[str, ...] = ("valid", "test")
+                ) -> tuple[list[str], list[list[str]]]:
+    """One task family over several splits, in the seed's AST layout: rows are upstreams,
+    columns split x task (``valid fr-en`` ... ``test fr-pt``), cells ``mean ± interval``
+    (half the 95% bootstrap interval for one seed, the standard deviation over seeds)."""
+    grids, columns, rows = {}, [], []
+    for split in splits:
+        family = [r for r in results if r.task.startswith(task_prefix)]
+        if not any(r.split == split for r in family):
+            raise UserError(f"no {task_prefix!r} results for split {split!r} in the store")
+        split_rows, split_columns, grids[split] = cells(family, split)
+        columns += [(split, c) for c in split_columns]
+        rows += [r for r in split_rows if r not in rows]
+    short = {c: c[1][0].removeprefix(task_prefix).strip() or c[1][0] for c in columns}
+    header = ["upstream"] + [f"{split} {short[split, c]} {c[1]}".replace("  ", " ") for split, c in columns]
+    return header, [[row] + [grids[split][row, c].text(half_interval=True, digits=2)
+                             if (row, c) in grids[split] else "-" for split, c in columns]
+                    for row in rows]
+
+
+def signatures(results: list[Result]) -> list[str]:
+    """The metric signatures the results were scored with (sacreBLEU), to print with tables."""
+    return sorted({r.config["bleu_signature"] for r in results if r.config.get("bleu_signature")})
+
+
 def to_markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
@@ -191,5 +222,8 @@ def write_report(results: list[Result], out_prefix: Path, split: str = "test") -
     for ext, render in (("md", to_markdown), ("csv", to_csv), ("tex", to_latex)):
         paths[ext] = out_prefix.with_suffix(f".{ext}")
         paths[ext].write_text(render(header, rows), encoding="utf-8")
+    if signatures(results):
+        with open(paths["md"], "a", encoding="utf-8") as f:
+            f.write("".join(f"\nsacreBLEU: {s}\n" for s in signatures(results)))
     paths["png"] = plot(results, out_prefix.with_suffix(".png"), split)
     return paths

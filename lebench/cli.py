@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_verify)
 
     p = sub.add_parser("downstream", help="train and score a downstream task (lr grid, seeds, cache)")
-    p.add_argument("config", help="config of configs/downstream: gender, emotion, asr, asr-finetune, aer, asv")
+    p.add_argument("config", help="config of configs/downstream: gender, emotion, asr, asr-finetune, "
+                   "aer, asv, slu, ast (add task.target_lang=es ...), sa")
     p.add_argument("--data", type=Path, required=True, help="manifests with label files")
     p.add_argument("--upstream", required=True,
                    help="fairseq wav2vec2 checkpoint (.pt), HuggingFace wav2vec2 folder, or 'mfb'")
@@ -166,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=_trials)
 
-    p = sub.add_parser("suite", help="every part-1 task for several upstreams on the demo layout")
+    p = sub.add_parser("suite", help="every task of the benchmark for several upstreams on the demo layout")
     p.add_argument("--records", type=Path, required=True, help="utterances.jsonl of the demo corpus")
+    p.add_argument("--es-records", type=Path, help="utterances.jsonl of its Spanish part (es_fr/), "
+                   "for the ast-es-fr task")
     p.add_argument("--upstream", action="append", required=True, metavar="NAME=SPEC",
                    help="repeatable, e.g. --upstream demo=ckpt.pt --upstream MFB=mfb")
     p.add_argument("--out", type=Path, required=True)
@@ -180,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--out", type=Path, help="write OUT.md, OUT.csv, OUT.tex and OUT.png")
     p.add_argument("--format", choices=("md", "csv", "tex"), default="md", help="what to print")
+    p.add_argument("--by-split", metavar="TASK_PREFIX", help="one task family over valid and "
+                   "test, the seed's AST layout (e.g. --by-split ast: valid/test per language pair)")
     p.set_defaults(run=_report)
 
     # Hydra overrides may follow options (`pretrain demo --data D key=value`); argparse would
@@ -354,6 +359,7 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _downstream(a) -> None:
+    from downstream.results import signatures
     from downstream.run import run
     from downstream.upstream import upstream_name
     results = run(a.config, a.data, a.upstream, a.name or upstream_name(a.upstream), a.out,
@@ -364,6 +370,8 @@ def _downstream(a) -> None:
         interval = f" [{r.low:.4f}, {r.high:.4f}]" if r.low is not None else ""
         print(f"{r.task} {r.split} {r.metric} (seed {r.seed}, lr {r.config['lr']:g}): "
               f"{r.value:.4f}{interval} ({r.utterances} items)")
+    for signature in signatures(results):
+        print(f"sacreBLEU: {signature}")
 
 
 def _extract(a) -> None:
@@ -393,7 +401,7 @@ def _suite(a) -> None:
     unknown = sorted(set(tasks) - set(DEMO_TASKS))
     if unknown:
         raise UserError(f"unknown task(s) {unknown}; the suite has {', '.join(DEMO_TASKS)}")
-    data = prepare_demo_tasks(a.records, a.out / "data")
+    data = prepare_demo_tasks(a.records, a.out / "data", spanish_records=a.es_records)
     store = a.out / "results.jsonl"
     run_suite(data, upstreams, a.out / "runs", store, tasks,
               cache=None if a.no_cache else a.out / "cache", quiet=True)
@@ -401,10 +409,13 @@ def _suite(a) -> None:
 
 
 def _report(a) -> None:
-    from downstream.results import read_results, table, to_csv, to_latex, to_markdown, write_report
+    from downstream.results import (read_results, signatures, split_table, table, to_csv, to_latex,
+                                    to_markdown, write_report)
     results = read_results(a.results)
-    header, rows = table(results, split=a.split)
+    header, rows = split_table(results, a.by_split) if a.by_split else table(results, split=a.split)
     print({"md": to_markdown, "csv": to_csv, "tex": to_latex}[a.format](header, rows), end="")
+    for signature in signatures(results):
+        print(f"sacreBLEU: {signature}")
     if a.out:
         paths = write_report(results, a.out, a.split)
         print("written: " + ", ".join(str(p) for p in paths.values()))

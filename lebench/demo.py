@@ -14,10 +14,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from downstream.results import read_results, table, to_markdown, write_report
+from downstream.results import (read_results, signatures, split_table, table, to_markdown,
+                                write_report)
 from downstream.suite import SPLITS, prepare_demo_tasks, run_suite
 from manifests.corpora import read_generic
-from manifests.demo.build import build_demo_corpus
+from manifests.demo.build import SPANISH, build_demo_corpus
 from manifests.prepare import prepare
 from pretrain.launch import pretrain
 
@@ -35,10 +36,14 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
 
     _stage(2, "normalise to 16 kHz mono", workdir / "prepared")
     summary = prepare(read_generic(corpus_dir, corpus="lebench-demo"), workdir / "prepared")
-    print(f"  {summary.kept} utterances, {summary.hours * 60:.1f} min, {summary.rejected} rejected")
+    spanish = prepare(read_generic(corpus_dir / SPANISH, corpus="lebench-demo-es"),
+                      workdir / f"prepared-{SPANISH}")
+    print(f"  {summary.kept} utterances, {summary.hours * 60:.1f} min, {summary.rejected} rejected; "
+          f"Spanish part: {spanish.kept} utterances, {spanish.hours * 60:.1f} min")
 
     _stage(3, "fairseq manifests of every task, split by speaker", workdir / "manifests")
-    data = prepare_demo_tasks(summary.records, workdir / "manifests", seed=SEED)
+    data = prepare_demo_tasks(summary.records, workdir / "manifests", seed=SEED,
+                              spanish_records=spanish.records)
     speakers = {split: _speakers(data / "speakers", split) for split in SPLITS}
     print("  " + ", ".join(f"{k}: {len(v)} utterances / {len(set(v))} speakers"
                            for k, v in speakers.items()))
@@ -54,8 +59,10 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
     results = read_results(store)
     markdown = to_markdown(*table(results, split="test"))
     paths = write_report(results, workdir / "results", split="test")
+    ast = to_markdown(*split_table(results, "ast")) + "".join(f"sacreBLEU: {s}\n" for s in signatures(results))
     print(f"\nTest split ({len(speakers['test'])} utterances of {len(set(speakers['test']))} "
           f"unseen speakers): one seed, 95% bootstrap intervals over test items:\n\n{markdown}\n"
+          f"Speech translation, BLEU ± half the 95% interval:\n\n{ast}\n"
           f"written to {', '.join(str(p) for p in paths.values())}")
     return markdown
 
