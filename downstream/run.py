@@ -110,7 +110,8 @@ def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
     state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
     cfg = state["cfg"]
     upstream = load_upstream(cfg.model.upstream)
-    prefix = "encoder.upstream." if cfg.model._name == "lebench_seq2seq" else "upstream."
+    # the upstream's weights sit next to its hash, wherever the model keeps it (UpstreamInput)
+    prefix = next(k for k in state["model"] if k.endswith("upstream_sha256"))[:-len("_sha256")] + "."
     upstream.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items()
                               if k.startswith(prefix)})
     provenance = {"fine_tuned_from": cfg.model.upstream, "downstream_checkpoint": str(checkpoint),

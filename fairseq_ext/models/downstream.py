@@ -72,15 +72,6 @@ class DownstreamModel(UpstreamInput, BaseFairseqModel):
         check_fingerprint(state_dict, "upstream_sha256", self.upstream_sha256, self.cfg.upstream)
         return super().load_state_dict(state_dict, strict=strict, model_cfg=model_cfg, args=args)
 
-    def set_num_updates(self, num_updates: int) -> None:
-        super().set_num_updates(num_updates)
-        self.num_updates = num_updates
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.keep_frozen_in_eval()
-        return self
-
     def forward(self, source: Optional[Tensor] = None, padding_mask: Optional[Tensor] = None,
                 features: Optional[Tensor] = None) -> dict[str, Tensor]:
         x, lengths = self.represent(source, padding_mask, features)

@@ -94,14 +94,6 @@ class SpeechEncoder(UpstreamInput, FairseqEncoder):
                 "encoder_embedding": [], "encoder_states": [], "src_tokens": [],
                 "src_lengths": [encoder_out["src_lengths"][0].index_select(0, new_order)]}
 
-    def set_num_updates(self, num_updates: int) -> None:
-        self.num_updates = num_updates
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.keep_frozen_in_eval()
-        return self
-
 
 @register_model("lebench_seq2seq", dataclass=Seq2SeqModelConfig)
 class Seq2SeqModel(FairseqEncoderDecoderModel):

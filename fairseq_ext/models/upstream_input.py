@@ -9,7 +9,8 @@
   the CNN may stay frozen, and the whole upstream for the first ``freeze_finetune_updates``.
 
 The hash of the upstream is a buffer (``upstream_sha256``) of the checkpoint, so a head never
-runs on an upstream that changed since it was trained. The hidden states are combined by a
+runs on an upstream that changed since it was trained; a fine-tuned upstream's weights sit
+next to it in the state dict (``<prefix>upstream_sha256``, ``<prefix>upstream.*``). The hidden states are combined by a
 learnable weighted sum (or one chosen ``layer``).
 """
 from __future__ import annotations
@@ -108,10 +109,15 @@ class UpstreamInput:
             self._frozen[0] = upstream.requires_grad_(False).eval()
         return self._frozen[0].to(self.upstream_sha256.device)
 
-    def keep_frozen_in_eval(self) -> None:
-        """Frozen means no dropout and no LayerDrop either, even while the head trains."""
+    def train(self, mode: bool = True):
+        super().train(mode)
         if not self.finetune and self._frozen[0] is not None:
-            self._frozen[0].eval()
+            self._frozen[0].eval()  # frozen: no dropout and no LayerDrop, even while the head trains
+        return self
+
+    def set_num_updates(self, num_updates: int) -> None:
+        super().set_num_updates(num_updates)
+        self.num_updates = num_updates  # finetune: the upstream stays frozen for the first updates
 
     def upstream_states(self, source: Tensor, padding_mask: Optional[Tensor]) -> tuple[list[Tensor], Tensor]:
         lengths = (source.new_full((source.size(0),), source.size(1), dtype=torch.long)
