@@ -4,6 +4,9 @@ fairseq imports only ``tasks/`` and ``models/`` of a user dir, and only on the f
 criterions, and everything when the package was already imported (installed with
 ``pip install -e``), are registered here. All names are prefixed ``lebench_``: fairseq
 silently keeps the first class registered under a name, so reusing one of its own names
-would be ignored without an error.
+would be ignored without an error. Importing the plugin also applies ``fairseq_fixes``
+(atomic checkpoint copies, CPU multi-process training).
 """
-from fairseq_ext import criterions, models, tasks  # noqa: F401
+from fairseq_ext import criterions, fairseq_fixes, models, tasks  # noqa: F401
+
+fairseq_fixes.apply()

@@ -86,8 +86,9 @@ class LebenchPretrainingTask(AudioPretrainingTask):
 
 
 def _apply_batch_plan(root, batch_gpus: int) -> None:
-    world = 1 if root.common.cpu else root.distributed_training.distributed_world_size
-    plan = plan_batch(batch_gpus, root.dataset.max_tokens, world)
+    # GPUs, or CPU processes under Slurm (``slurm/worker.py``); hardware/cpu.yaml sets 1
+    plan = plan_batch(batch_gpus, root.dataset.max_tokens,
+                      root.distributed_training.distributed_world_size)
     root.optimization.update_freq = [plan.update_freq]
     root.dataset.max_tokens = plan.max_tokens
     if root.dataset.get("max_tokens_valid") is not None:

@@ -1,0 +1,74 @@
+"""Two fixes to fairseq 0.12 that a run cut by Slurm, or spread over CPU processes, needs.
+
+Applied when the plugin is imported, so ``fairseq-hydra-train`` with this user dir gets
+them too. Each keeps fairseq's behaviour where it was already right.
+
+- **Atomic checkpoint copies.** fairseq writes the first checkpoint of a save atomically
+  (``.tmp`` then rename) but *copies* it to the others, ``checkpoint_last.pt`` included,
+  in place: a job killed during that copy leaves a truncated ``checkpoint_last.pt`` that
+  the next run loads and crashes on. Copies now go to ``.tmp``, are flushed to disk and
+  renamed over the target, so a checkpoint that exists is complete.
+- **Logging-output gathering over gloo.** ``all_gather_list`` allocates its buffer with
+  ``torch.cuda.ByteTensor`` and pinned memory, so multi-process training on CPUs fails at
+  the first step whenever the criterion's logging outputs cannot be summed (``wav2vec``'s
+  cannot: its perplexities are averaged over workers). Over a gloo group it now uses
+  ``torch.distributed.all_gather_object``, which returns the same list.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import torch.distributed as dist
+from fairseq import checkpoint_utils
+from fairseq.distributed import utils as distributed_utils
+from fairseq.file_io import PathManager
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in str(path)
+
+
+def atomic_copy(src: str, dst: str, overwrite: bool = False) -> bool:
+    """``PathManager.copy`` that never leaves a partial ``dst`` behind (local files)."""
+    if not _is_local(src) or not _is_local(dst):
+        return PathManager.copy(src, dst, overwrite=overwrite)
+    if os.path.exists(dst) and not overwrite:
+        return False
+    tmp = f"{dst}.tmp"
+    with open(src, "rb") as fin, open(tmp, "wb") as fout:
+        shutil.copyfileobj(fin, fout, length=16 << 20)
+        fout.flush()
+        os.fsync(fout.fileno())
+    os.replace(tmp, dst)
+    return True
+
+
+class _CheckpointPathManager:
+    """fairseq's ``PathManager`` as ``checkpoint_utils`` sees it, with an atomic ``copy``."""
+
+    copy = staticmethod(atomic_copy)
+
+    def __getattr__(self, name):
+        return getattr(PathManager, name)
+
+
+_gather = distributed_utils.all_gather_list
+
+
+def all_gather_list(data, group=None, max_size=16384):
+    """fairseq's ``all_gather_list``; over gloo (CPU processes) without CUDA buffers."""
+    if group is None:
+        group = distributed_utils.get_global_group()
+    if isinstance(group, dist.ProcessGroup) and dist.get_backend(group) == "gloo":
+        from fairseq import utils
+
+        gathered = [None] * dist.get_world_size(group)
+        dist.all_gather_object(gathered, utils.move_to_cpu(data), group=group)
+        return gathered
+    return _gather(data, group=group, max_size=max_size)
+
+
+def apply() -> None:
+    checkpoint_utils.PathManager = _CheckpointPathManager()
+    distributed_utils.all_gather_list = all_gather_list
