@@ -22,6 +22,7 @@ from typing import Iterable
 from downstream.metrics import METRICS
 from lebench import REPO_ROOT
 from lebench.errors import UserError
+from lebench.locks import file_lock
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def append_results(store: str | Path, results: Iterable[Result]) -> list[Result]
     rev = git_revision()
     stamped = [dataclasses.replace(r, git_revision=r.git_revision or rev, created=r.created or now)
                for r in results]
-    with open(store, "a", encoding="utf-8") as f:
+    with file_lock(store.with_name(f".{store.name}.lock")), open(store, "a", encoding="utf-8") as f:
         for r in stamped:
             f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
     return stamped

@@ -23,6 +23,7 @@ from downstream.metrics import METRICS, bootstrap_interval
 from downstream.results import Result, append_results
 from downstream.upstream import fingerprint_of, load_upstream
 from lebench.errors import UserError
+from lebench.locks import file_lock
 from lebench.fairseq_run import config_path, fairseq_hydra_train
 
 SPLITS = ("valid", "test")
@@ -47,6 +48,12 @@ def features_for(upstream: str, data: Path, cache: Path, splits=("train", *SPLIT
                  progress: bool = True) -> Path:
     """Extract whatever the cache lacks for these splits; return the ``task.features`` folder."""
     folder = upstream_cache_dir(cache, fingerprint_of(upstream))
+    with file_lock(folder.parent / f".{folder.name}.lock"):  # sweep elements share the cache
+        _extract_missing(upstream, data, folder, splits, progress)
+    return folder
+
+
+def _extract_missing(upstream: str, data: Path, folder: Path, splits, progress: bool) -> None:
     model = None
     for split in splits:
         manifest = Path(data) / f"{split}.tsv"
@@ -56,7 +63,6 @@ def features_for(upstream: str, data: Path, cache: Path, splits=("train", *SPLIT
         if not (target / "meta.json").is_file():
             model = model or load_upstream(upstream)
             extract(model, manifest, target, progress=progress)
-    return folder
 
 
 def train(config: str, data: Path, upstream: str, save_dir: Path, seed: int = 1,
@@ -64,6 +70,12 @@ def train(config: str, data: Path, upstream: str, save_dir: Path, seed: int = 1,
           quiet: bool = False) -> Trained:
     """One training run; a finished run with the same settings is reused, not redone."""
     save_dir = Path(save_dir).resolve()
+    with file_lock(save_dir.parent / f".{save_dir.name}.lock"):  # sweep elements share grid runs
+        return _train(config, data, upstream, save_dir, seed, lr, overrides, features, quiet)
+
+
+def _train(config: str, data: Path, upstream: str, save_dir: Path, seed: int, lr: float | None,
+           overrides: list[str], features: Path | None, quiet: bool) -> Trained:
     upstream = upstream if upstream == "mfb" else str(Path(upstream).resolve())
     args = [f"task.data={Path(data).resolve()}", f"model.upstream={upstream}",
             f"checkpoint.save_dir={save_dir}", f"common.seed={seed}", *overrides]
@@ -138,8 +150,12 @@ def score(checkpoint: Path, data: Path, split: str, features: Path | None = None
 def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Path,
         seeds: tuple[int, ...] = (1,), lrs: tuple[float, ...] | None = None,
         splits: tuple[str, ...] = SPLITS, cache: Path | None = None,
-        overrides: list[str] = (), quiet: bool = False) -> list[Result]:
-    """The protocol for one upstream x task; every result lands in ``store``."""
+        overrides: list[str] = (), quiet: bool = False,
+        grid_seed: int | None = None) -> list[Result]:
+    """The protocol for one upstream x task; every result lands in ``store``.
+
+    The grid trains with ``grid_seed`` (default: the first seed), so the elements of a
+    sweep, one seed each, choose the same rate from the same runs."""
     overrides = list(overrides)
     mode = config_value(config, overrides, "model.mode")
     features = features_for(upstream, data, cache, progress=not quiet) \
@@ -147,11 +163,12 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
     out = Path(out)
     dev_scores: dict[float, float] = {}
     chosen = None
+    grid_seed = seeds[0] if grid_seed is None else grid_seed
     if lrs and len(lrs) > 1:
         for lr in lrs:
-            trained = train(config, data, upstream, out / f"lr{lr:g}-seed{seeds[0]}", seeds[0], lr,
+            trained = train(config, data, upstream, out / f"lr{lr:g}-seed{grid_seed}", grid_seed, lr,
                             overrides, features, quiet)
-            rows, _, _ = score(trained.checkpoint, data, "valid", features, seeds[0])
+            rows, _, _ = score(trained.checkpoint, data, "valid", features, grid_seed)
             column, metric, value = rows[0][:3]  # the task's primary metric
             dev_scores[lr] = value
         higher = METRICS[metric][1]
