@@ -26,7 +26,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["lebench*", "fairseq_ext*", "manifests*", "pretrain*", "downstream*"]),
+    packages=find_packages(include=["lebench*", "fairseq_ext*", "manifests*", "pretrain*", "downstream*",
+                                    "slurm*"]),
     package_data={"manifests": ["corpora/seed_table.tsv", "demo/sentences.tsv"],
                   "pretrain": ["seed_models.tsv"], "pretrain.hf": ["verify.flac"]},
     install_requires=[

@@ -1,0 +1,264 @@
+"""Downstream sweeps: upstreams x tasks x seeds as one Slurm array job.
+
+A sweep is a YAML file (``configs/slurm/sweep-example.yaml``)::
+
+    results: results.jsonl         # the results store (paths are relative to this file)
+    out: runs                      # heads: OUT/<upstream>/<task>/...
+    cache: cache                   # frozen features, shared by all elements (optional)
+    lr: [0.0001, 0.001]            # grid chosen on valid with the first seed (optional)
+    seeds: [1, 2, 3]
+    upstreams: {1K-base: /path/checkpoint_best.pt, MFB: mfb}
+    tasks:
+      gender: {config: gender, data: /path/manifests, overrides: [optimization.max_epoch=20]}
+
+Element ``i`` of the array is one (upstream, task, seed) and runs the protocol of
+``downstream.run.run`` for its seed; the grid runs are shared between the seeds of a pair
+under a file lock. An element is idempotent: it writes ``sweep/done/<name>.json`` when its
+results are in the store and is skipped when that marker exists; a failure writes
+``sweep/failed/<name>.json`` with the error and the log path. ``status`` reads the markers
+and the queue, and ``--resubmit`` submits an array of the failed elements only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from lebench.errors import UserError
+from lebench.fairseq_run import config_path
+from slurm.profile import Request
+from slurm.sbatch import python_command, script, submit
+
+
+@dataclass(frozen=True)
+class Element:
+    upstream: str
+    spec: str
+    task: str
+    config: str
+    data: str
+    overrides: tuple[str, ...]
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.upstream}--{self.task}--seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    path: Path
+    results: Path
+    out: Path
+    cache: Path | None
+    lrs: tuple[float, ...]
+    seeds: tuple[int, ...]
+    elements: tuple[Element, ...]
+
+    @property
+    def state(self) -> Path:
+        return self.out / "sweep"
+
+    def marker(self, kind: str, element: Element) -> Path:
+        return self.state / kind / f"{element.name}.json"
+
+
+def load_sweep(path: Path) -> Sweep:
+    """Read and check a sweep file: every upstream, config and data folder must exist."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise UserError(f"{path}: sweep file not found")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    here = path.parent
+
+    def local(p) -> Path:
+        return (here / str(p)).resolve()
+    try:
+        upstreams = {str(k): str(v) for k, v in raw["upstreams"].items()}
+        tasks = raw["tasks"]
+        seeds = tuple(int(s) for s in raw.get("seeds", [1]))
+        lrs = tuple(float(x) for x in raw.get("lr", []) or [])
+        results, out = local(raw["results"]), local(raw["out"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise UserError(f"{path}: malformed sweep ({e}); it needs results, out, upstreams, tasks "
+                        f"(see the docstring of slurm/sweep.py)") from None
+    problems = []
+    for name, spec in upstreams.items():
+        if spec != "mfb" and not local(spec).exists():
+            problems.append(f"upstream {name}: {local(spec)} does not exist")
+    elements = []
+    for task, t in tasks.items():
+        if not isinstance(t, dict) or "config" not in t or "data" not in t:
+            problems.append(f"task {task}: needs `config` and `data`")
+            continue
+        try:
+            config_path("downstream", t["config"])
+        except UserError as e:
+            problems.append(f"task {task}: {e}")
+        data = local(t["data"])
+        missing = [s for s in ("train.tsv", "valid.tsv") if not (data / s).is_file()]
+        if missing:
+            problems.append(f"task {task}: {data} lacks {', '.join(missing)}")
+        for name, spec in upstreams.items():
+            for seed in seeds:
+                elements.append(Element(name, spec if spec == "mfb" else str(local(spec)), task,
+                                        t["config"], str(data), tuple(t.get("overrides") or ()), seed))
+    if problems:
+        raise UserError(f"{path}: nothing submitted:\n  " + "\n  ".join(problems))
+    cache = local(raw["cache"]) if raw.get("cache") else None
+    return Sweep(path, results, out, cache, lrs, seeds, tuple(elements))
+
+
+def run_element(sweep: Sweep, index: int) -> str:
+    """Run element ``index`` unless it is done; record done or failed. Returns what happened."""
+    from downstream.run import run
+
+    if not 0 <= index < len(sweep.elements):
+        raise UserError(f"element {index}: the sweep has {len(sweep.elements)} (0-{len(sweep.elements) - 1})")
+    e = sweep.elements[index]
+    done, failed = sweep.marker("done", e), sweep.marker("failed", e)
+    if done.is_file():
+        return f"{e.name}: already done ({done}), skipped"
+    job = {"job": os.environ.get("SLURM_ARRAY_JOB_ID"), "task": os.environ.get("SLURM_ARRAY_TASK_ID"),
+           "log": str(log_path(sweep, os.environ.get("SLURM_ARRAY_JOB_ID", "?"), index))}
+    try:
+        results = run(e.config, Path(e.data), e.spec, e.upstream, sweep.out / e.upstream / e.task,
+                      sweep.results, seeds=(e.seed,), lrs=sweep.lrs or None, cache=sweep.cache,
+                      overrides=list(e.overrides), quiet=True, grid_seed=sweep.seeds[0])
+    except BaseException as exc:
+        _write(failed, {**asdict(e), **job, "error": f"{type(exc).__name__}: {exc}",
+                        "traceback": traceback.format_exc()[-4000:],
+                        "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        raise
+    failed.unlink(missing_ok=True)
+    _write(done, {**asdict(e), **job, "results": len(results),
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return f"{e.name}: {len(results)} results -> {sweep.results}"
+
+
+def _write(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def log_path(sweep: Sweep, job: str, index: int) -> Path:
+    return sweep.state / "logs" / f"{job}_{index}.out"
+
+
+def submit_sweep(sweep: Sweep, request: Request, indices: list[int] | None = None,
+                 max_concurrent: int = 8, dry_run: bool = False) -> str | None:
+    """Submit the elements (default: every one not done) as one array, ``%max_concurrent`` at a time."""
+    if indices is None:
+        indices = [i for i, e in enumerate(sweep.elements) if not sweep.marker("done", e).is_file()]
+    if not indices:
+        print(f"every element of {sweep.path} is done; nothing submitted")
+        return None
+    body = [f"{python_command()} -m lebench.cli slurm element {sweep.path} "
+            f"--index $SLURM_ARRAY_TASK_ID"]
+    comments = [f"sweep {sweep.path}: {len(sweep.elements)} elements "
+                f"({len({e.upstream for e in sweep.elements})} upstreams x "
+                f"{len({e.task for e in sweep.elements})} tasks x {len(sweep.seeds)} seeds)",
+                *(f"  {i}: {sweep.elements[i].name}" for i in indices)]
+    text = script(f"lebench-sweep-{sweep.path.stem}", request,
+                  sweep.state / "logs" / "%A_%a.out", body, extra={"requeue": ""},
+                  comments=comments)
+    array = f"--array={_ranges(indices)}%{max_concurrent}"
+    if dry_run:
+        print(f"# sbatch {array}")
+    else:
+        (sweep.state / "logs").mkdir(parents=True, exist_ok=True)  # Slurm does not create it
+    return submit(sweep.state / "sweep.sbatch", text, dry_run, after=[array])
+
+
+def _ranges(indices: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``0-2,5``."""
+    parts, start = [], None
+    for i, n in enumerate(sorted(indices)):
+        if start is None:
+            start = prev = n
+        elif n != prev + 1:
+            parts.append(f"{start}-{prev}" if prev > start else str(start))
+            start = n
+        prev = n
+        if i == len(indices) - 1:
+            parts.append(f"{start}-{prev}" if prev > start else str(start))
+    return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class ElementStatus:
+    index: int
+    name: str
+    state: str          # done, PENDING/RUNNING/..., failed, not submitted
+    detail: str = ""
+    log: str = ""
+
+
+def _submissions(sweep: Sweep) -> list[tuple[str, list[int]]]:
+    """(job id, array indices) of every submission of this sweep, oldest first."""
+    jobs = sweep.state / "jobs.tsv"
+    out = []
+    if jobs.is_file():
+        for line in jobs.read_text(encoding="utf-8").splitlines():
+            job, _, options = line.split("\t")[:3]
+            spec = options.split("--array=")[-1].split("%")[0]
+            indices = []
+            for part in spec.split(","):
+                lo, _, hi = part.partition("-")
+                indices += range(int(lo), int(hi or lo) + 1)
+            out.append((job, indices))
+    return out
+
+
+def _queue() -> dict[str, str]:
+    """``JOBID_INDEX -> state`` for this user's queued array elements."""
+    try:
+        done = subprocess.run(["squeue", "-h", "-r", "-u", str(os.getuid()), "-o", "%i %T"],
+                              capture_output=True, text=True)
+    except FileNotFoundError:
+        return {}
+    return dict(line.split()[:2] for line in done.stdout.splitlines() if line.strip())
+
+
+def status(sweep: Sweep) -> list[ElementStatus]:
+    queue = _queue()
+    last_job = {}
+    for job, indices in _submissions(sweep):
+        for i in indices:
+            last_job[i] = job
+    rows = []
+    for i, e in enumerate(sweep.elements):
+        job = last_job.get(i)
+        log = str(log_path(sweep, job, i)) if job else ""
+        done, failed = sweep.marker("done", e), sweep.marker("failed", e)
+        if done.is_file():
+            rows.append(ElementStatus(i, e.name, "done", f"{json.loads(done.read_text())['results']} results"))
+        elif job and f"{job}_{i}" in queue:
+            rows.append(ElementStatus(i, e.name, queue[f"{job}_{i}"].lower(), f"job {job}_{i}", log))
+        elif failed.is_file():
+            record = json.loads(failed.read_text())
+            rows.append(ElementStatus(i, e.name, "failed", record["error"].splitlines()[0][:200],
+                                      record.get("log") or log))
+        elif job:
+            rows.append(ElementStatus(i, e.name, "failed", "ended without a marker (killed: time "
+                                      "limit, memory or node failure)", log))
+        else:
+            rows.append(ElementStatus(i, e.name, "not submitted"))
+    return rows
+
+
+def status_text(rows: list[ElementStatus]) -> str:
+    counts = {}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    lines = [f"{r.index:>4}  {r.name:40s} {r.state:13s} {r.detail}" + (f"\n      log: {r.log}" if
+             r.state == "failed" and r.log else "") for r in rows]
+    return "\n".join(lines + [", ".join(f"{n} {s}" for s, n in counts.items())])
