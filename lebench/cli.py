@@ -464,8 +464,12 @@ def _slurm_request_options(p: argparse.ArgumentParser, gpus: bool) -> None:
 
 
 def _slurm_request(a, gpus: int | None = None, tasks: int | None = None):
-    from slurm.profile import load_profile, make_request
-    return make_request(load_profile(a.profile), a.partition, gpus, tasks, a.qos, a.time)
+    from slurm.profile import cluster_reachable, load_profile, make_request
+    check = not a.dry_run or cluster_reachable()
+    if not check:
+        print("# no Slurm cluster answers here: checked against the profile only")
+    return make_request(load_profile(a.profile), a.partition, gpus, tasks, a.qos, a.time,
+                        check_cluster=check)
 
 
 def _slurm_pretrain(a) -> None:

@@ -52,12 +52,12 @@ def batch_comment(cfg, world_size: int) -> str:
             f"max_tokens {cfg.dataset.max_tokens:,} (no task.batch_gpus: not adapted to the GPU count)")
 
 
-def worker_body(config_yaml: Path) -> list[str]:
+def worker_body(config_yaml: Path, request: Request) -> list[str]:
     return [
         'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         "export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))",
         'echo "lebench: job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, nodes $SLURM_JOB_NODELIST"',
-        f"srun --kill-on-bad-exit=1 {python_command()} -m slurm.worker {shlex.quote(str(config_yaml))}",
+        f"srun --kill-on-bad-exit=1 {python_command(request)} -m slurm.worker {shlex.quote(str(config_yaml))}",
         "status=$?",
         f"if [ $status -eq {REQUEUE} ]; then",
         '  echo "lebench: checkpoint saved ahead of the time limit; requeueing"',
@@ -97,7 +97,7 @@ def submit_pretraining(request: Request, save_dir: Path, config: str | None = No
                             f"--resume {save_dir}, or choose another --save-dir")
         cfg = freeze_config(config, data, save_dir, list(overrides), request)
         name = config
-    text = script(f"lebench-{name}", request, job_dir(save_dir) / "%j.out", worker_body(frozen),
+    text = script(f"lebench-{name}", request, job_dir(save_dir) / "%j.out", worker_body(frozen, request),
                   extra={"signal": f"USR1@{request.profile.signal_seconds}", "requeue": "",
                          "open-mode": "append"},
                   comments=[f"pretraining {name} -> {save_dir}", batch_comment(cfg, request.world_size)])

@@ -47,6 +47,7 @@ class Profile:
     default_partition: str
     signal_seconds: int
     setup: tuple[str, ...] = field(default=())
+    python: str | None = None  # the interpreter on the nodes; None: the submitting one
 
     def partition(self, name: str | None) -> Partition:
         name = name or self.default_partition
@@ -75,7 +76,8 @@ def load_profile(spec: str) -> Profile:
                                          {k: str(v) for k, v in (p.get("sbatch") or {}).items()},
                                          qos, default_qos, tuple(p.get("setup") or ()))
         profile = Profile(raw.get("name", path.stem), path, partitions, raw["default_partition"],
-                          int(raw.get("signal_seconds", 120)), tuple(raw.get("setup") or ()))
+                          int(raw.get("signal_seconds", 120)), tuple(raw.get("setup") or ()),
+                          raw.get("python"))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UserError(f"{path}: malformed profile ({e}); compare it with "
                         f"{PROFILE_DIR / 'generic.yaml'}") from None
@@ -163,6 +165,12 @@ def make_request(profile: Profile, partition: str | None = None, gpus: int | Non
     if check_cluster and shutil.which("sinfo"):
         check_against_cluster(request)
     return request
+
+
+def cluster_reachable() -> bool:
+    """Slurm's commands are here and answer (a login node, not a laptop)."""
+    return bool(shutil.which("sinfo")) and subprocess.run(
+        ["sinfo", "-h", "-o", "%P"], capture_output=True).returncode == 0
 
 
 def _slurm(*args: str) -> str:

@@ -12,9 +12,9 @@ from lebench.errors import UserError
 from slurm.profile import Request
 
 
-def python_command() -> str:
-    """The interpreter that runs the tasks: this one (the toolkit's environment)."""
-    return shlex.quote(sys.executable)
+def python_command(request: Request) -> str:
+    """The interpreter that runs the tasks: the profile's (after its setup lines), else this one."""
+    return request.profile.python or shlex.quote(sys.executable)
 
 
 def script(job_name: str, request: Request, output: Path, body: list[str],

@@ -16,12 +16,15 @@ Element ``i`` of the array is one (upstream, task, seed) and runs the protocol o
 under a file lock. An element is idempotent: it writes ``sweep/done/<name>.json`` when its
 results are in the store and is skipped when that marker exists; a failure writes
 ``sweep/failed/<name>.json`` with the error and the log path. ``status`` reads the markers
-and the queue, and ``--resubmit`` submits an array of the failed elements only.
+and the queue, and ``--resubmit`` submits an array of the failed elements only. Each submission freezes
+the element list (``sweep/submitted/*.json``), so editing the YAML never re-targets a
+queued array.
 """
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 import traceback
@@ -70,10 +73,18 @@ class Sweep:
 
 
 def load_sweep(path: Path) -> Sweep:
-    """Read and check a sweep file: every upstream, config and data folder must exist."""
+    """Read and check a sweep file: every upstream, config and data folder must exist.
+
+    A ``.json`` path is a submission's frozen copy (``freeze``), read as it was."""
     path = Path(path).resolve()
     if not path.is_file():
         raise UserError(f"{path}: sweep file not found")
+    if path.suffix == ".json":
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Sweep(Path(raw["path"]), Path(raw["results"]), Path(raw["out"]),
+                     Path(raw["cache"]) if raw["cache"] else None, tuple(raw["lrs"]),
+                     tuple(raw["seeds"]), tuple(Element(**{**e, "overrides": tuple(e["overrides"])})
+                                                for e in raw["elements"]))
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     here = path.parent
 
@@ -113,6 +124,15 @@ def load_sweep(path: Path) -> Sweep:
         raise UserError(f"{path}: nothing submitted:\n  " + "\n  ".join(problems))
     cache = local(raw["cache"]) if raw.get("cache") else None
     return Sweep(path, results, out, cache, lrs, seeds, tuple(elements))
+
+
+def freeze(sweep: Sweep) -> Path:
+    """The sweep as this submission sees it: its array indices keep their meaning even if
+    the YAML is edited while the array waits in the queue."""
+    path = sweep.state / "submitted" / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9}.json"
+    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(sweep).items()}
+    _write(path, record)
+    return path
 
 
 def run_element(sweep: Sweep, index: int) -> str:
@@ -161,7 +181,8 @@ def submit_sweep(sweep: Sweep, request: Request, indices: list[int] | None = Non
     if not indices:
         print(f"every element of {sweep.path} is done; nothing submitted")
         return None
-    body = [f"{python_command()} -m lebench.cli slurm element {sweep.path} "
+    frozen = sweep.state / "submitted" / "<frozen at submission>.json" if dry_run else freeze(sweep)
+    body = [f"{python_command(request)} -m lebench.cli slurm element {shlex.quote(str(frozen))} "
             f"--index $SLURM_ARRAY_TASK_ID"]
     comments = [f"sweep {sweep.path}: {len(sweep.elements)} elements "
                 f"({len({e.upstream for e in sweep.elements})} upstreams x "

@@ -80,8 +80,11 @@ def _newest_first(save_dir: Path) -> list[Path]:
     return [save_dir / "checkpoint_last.pt", *interval, *epochs]
 
 
-def restore_overrides(save_dir: Path) -> list[str]:
-    """``checkpoint.restore_file`` when ``checkpoint_last.pt`` is not the one to resume from."""
+def restore_overrides(save_dir: Path, finetune_from_model: str | None = None) -> list[str]:
+    """``checkpoint.restore_file`` when ``checkpoint_last.pt`` is not the one to resume from.
+
+    fairseq refuses a restore file next to ``finetune_from_model`` (continued pretraining),
+    which only matters for the first launch and is then cleared."""
     candidates = [p for p in _newest_first(save_dir) if p.is_file()]
     if not candidates:
         return []
@@ -91,7 +94,8 @@ def restore_overrides(save_dir: Path) -> list[str]:
                 return []
             logger.warning(f"resuming from {path}: incomplete, not loaded: "
                            f"{', '.join(str(p) for p in candidates[:candidates.index(path)])}")
-            return [f"checkpoint.restore_file={path}"]
+            return [f"checkpoint.restore_file={path}",
+                    *(["checkpoint.finetune_from_model=null"] if finetune_from_model else [])]
     raise SystemExit(f"slurm.worker: no complete checkpoint in {save_dir} "
                      f"({', '.join(p.name for p in candidates)} are all unreadable); move them "
                      f"away to start this run over")
@@ -149,11 +153,12 @@ def main(argv: list[str]) -> int:
     from lebench import PLUGIN_DIR
 
     config = Path(argv[0]).resolve()
-    save_dir = Path(OmegaConf.load(config).checkpoint.save_dir)
+    checkpoint = OmegaConf.load(config).checkpoint
+    save_dir = Path(checkpoint.save_dir)
     cuda = torch.cuda.is_available()
     rank = os.environ.get("SLURM_PROCID", "0")
     overrides = [*argv[1:], *distributed_overrides(dict(os.environ), cuda),
-                 *restore_overrides(save_dir)]
+                 *restore_overrides(save_dir, checkpoint.get("finetune_from_model"))]
     stop = StopAtSignal()
     stop.install()
     import fairseq_ext  # noqa: F401  fairseq_fixes before training

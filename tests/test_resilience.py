@@ -85,6 +85,8 @@ def test_the_worker_resumes_from_the_last_complete_checkpoint(demo_manifests, tm
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     assert not is_complete(last)
     assert restore_overrides(save) == [f"checkpoint.restore_file={save / 'checkpoint_1_20.pt'}"]
+    assert restore_overrides(save, finetune_from_model="start.pt")[1:] == [
+        "checkpoint.finetune_from_model=null"]  # continued pretraining: fairseq allows one of the two
     (save / "checkpoint_1_20.pt").write_bytes(b"")
     assert restore_overrides(save) == [f"checkpoint.restore_file={save / 'checkpoint_1_10.pt'}"]
 

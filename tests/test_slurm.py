@@ -171,6 +171,7 @@ def test_sweep_array_status_and_resubmission_of_the_failed_element(
     second = re.search(r"as array job (\d+)", out).group(1)
     script = (tmp_path / "runs" / "sweep" / "sweep.sbatch").read_text()
     assert "#   1: MFB--gender--seed2" in script and "#   0:" not in script
+    assert re.search(r"slurm element \S+/runs/sweep/submitted/\S+\.json --index", script)
     wait_for(second)
     assert sorted(p.name for p in (tmp_path / "runs/sweep/logs").glob(f"{second}_*")) == [f"{second}_1.out"]
     rows = status(load_sweep(sweep_file))
