@@ -463,17 +463,22 @@ def _slurm_request_options(p: argparse.ArgumentParser, gpus: bool) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the sbatch script, submit nothing")
 
 
-def _slurm_request(a, gpus: int | None = None, tasks: int | None = None):
+def _slurm_request(a, gpus: int | None = None, tasks: int | None = None, one_gpu: bool = False):
+    """The checked request of the command line; ``one_gpu``: a single GPU on GPU partitions
+    (a sweep element), nothing on CPU ones."""
     from slurm.profile import cluster_reachable, load_profile, make_request
+    profile = load_profile(a.profile)
+    if one_gpu and profile.partition(a.partition).gpus_per_node:
+        gpus = 1
     check = not a.dry_run or cluster_reachable()
     if not check:
         print("# no Slurm cluster answers here: checked against the profile only")
-    return make_request(load_profile(a.profile), a.partition, gpus, tasks, a.qos, a.time,
-                        check_cluster=check)
+    return make_request(profile, a.partition, gpus, tasks, a.qos, a.time, check_cluster=check)
 
 
 def _slurm_pretrain(a) -> None:
     from pretrain.check import seed_models
+    from slurm.profile import load_profile
     from slurm.pretrain import submit_pretraining
     if a.resume and a.save_dir:
         raise UserError("--resume SAVE_DIR replaces --save-dir; give one of them")
@@ -481,10 +486,9 @@ def _slurm_pretrain(a) -> None:
     if save_dir is None:
         raise UserError("give --save-dir (a new run) or --resume SAVE_DIR")
     gpus = a.gpus
-    if gpus is None and a.tasks is None and a.config in seed_models():
-        from slurm.profile import load_profile
-        if load_profile(a.profile).partition(a.partition).gpus_per_node:
-            gpus = int(seed_models()[a.config]["gpus"])
+    if (gpus is None and a.tasks is None and a.config in seed_models()
+            and load_profile(a.profile).partition(a.partition).gpus_per_node):
+        gpus = int(seed_models()[a.config]["gpus"])  # the seed table's GPU count
     request = _slurm_request(a, gpus, a.tasks)
     job = submit_pretraining(request, save_dir, a.config, a.data, a.overrides,
                              resume=a.resume is not None, dry_run=a.dry_run)
@@ -496,15 +500,9 @@ def _slurm_pretrain(a) -> None:
 def _slurm_sweep(a) -> None:
     from slurm.sweep import load_sweep, submit_sweep
     sweep = load_sweep(a.sweep)
-    job = submit_sweep(sweep, _slurm_request(a, 1 if _has_gpus(a) else None), None,
-                       a.max_concurrent, a.dry_run)
+    job = submit_sweep(sweep, _slurm_request(a, one_gpu=True), None, a.max_concurrent, a.dry_run)
     if job:
         print(f"submitted array job {job}; follow it with `lebench slurm status {a.sweep}`")
-
-
-def _has_gpus(a) -> bool:
-    from slurm.profile import load_profile
-    return load_profile(a.profile).partition(a.partition).gpus_per_node > 0
 
 
 def _slurm_status(a) -> None:
@@ -517,8 +515,8 @@ def _slurm_status(a) -> None:
         if not failed:
             print("no failed element; nothing resubmitted")
             return
-        job = submit_sweep(sweep, _slurm_request(a, 1 if _has_gpus(a) else None), failed,
-                           a.max_concurrent, a.dry_run)
+        job = submit_sweep(sweep, _slurm_request(a, one_gpu=True), failed, a.max_concurrent,
+                           a.dry_run)
         if job:
             print(f"resubmitted {len(failed)} failed element(s) as array job {job}")
 

@@ -22,6 +22,7 @@ queued array.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -200,18 +201,10 @@ def submit_sweep(sweep: Sweep, request: Request, indices: list[int] | None = Non
 
 
 def _ranges(indices: list[int]) -> str:
-    """``[0, 1, 2, 5]`` -> ``0-2,5``."""
-    parts, start = [], None
-    for i, n in enumerate(sorted(indices)):
-        if start is None:
-            start = prev = n
-        elif n != prev + 1:
-            parts.append(f"{start}-{prev}" if prev > start else str(start))
-            start = n
-        prev = n
-        if i == len(indices) - 1:
-            parts.append(f"{start}-{prev}" if prev > start else str(start))
-    return ",".join(parts)
+    """``[0, 1, 2, 5]`` -> ``0-2,5``: runs of consecutive indices share ``index - position``."""
+    runs = [[n for _, n in run] for _, run in
+            itertools.groupby(enumerate(sorted(indices)), key=lambda p: p[1] - p[0])]
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 @dataclass(frozen=True)
