@@ -3,7 +3,7 @@
     .venv/bin/python bench/decode_speed.py CHECKPOINT... [--beam 5] [--threads 2]
 
 Each CHECKPOINT is a ``checkpoint_best.pt`` of ``lebench_seq2seq`` (e.g. from
-``lebench suite``: ``OUT/runs/ast-fr-en/NAME/seed1/``); its data folder (``task.data``) must
+``lebench suite``: ``OUT/runs/ast-fr-en/NAME/lr<rate>-seed1-<key>/``); its data folder (``task.data``) must
 still exist. Two figures per model, over the whole test split, one utterance at a time:
 - ``from features``: the head only (subsampler, encoder, beam search) on cached upstream
   features, as scoring runs;

@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,25 +28,12 @@ import torch
 from tqdm import tqdm
 
 from lebench.errors import UserError
+from manifests.fairseq_manifest import ManifestLine, read_manifest
 
 logger = logging.getLogger(__name__)
 
 SHARD = 256          # utterances per shard
 BATCH_SAMPLES = 1_600_000  # audio per extraction batch (100 s at 16 kHz)
-
-
-@dataclass(frozen=True)
-class ManifestLine:
-    index: int
-    path: str
-    samples: int
-
-
-def read_manifest(manifest: Path) -> list[ManifestLine]:
-    with open(manifest, encoding="utf-8") as f:
-        root = f.readline().strip()
-        return [ManifestLine(i, os.path.join(root, parts[0]), int(parts[1]))
-                for i, parts in enumerate(line.rstrip("\n").split("\t") for line in f if line.strip())]
 
 
 def audio_fingerprint(manifest: Path) -> str:

@@ -13,6 +13,9 @@ parsing as sequence labelling (Strzyz et al., 2019)::
 
     le #det @+1 chat #nsubj @+1 dort #root @0
 
+Hypotheses are written back as one-line trees (``delinearise``, then ``write_tree``; an
+unknown head is ``_``) and scored against the raw reference trees.
+
 Since the words are recognised, scores align hypothesis words to reference words first
 (edit-distance alignment: matches and substitutions pair up). A reference word is
 attached correctly (UAS) when its aligned word's head is aligned to its own head (or both
@@ -34,14 +37,20 @@ class Word:
     relation: str
 
 
-def read_tree(line: str, where: str = "") -> list[Word]:
+def read_tree(line: str, where: str = "", hypothesis: bool = False) -> list[Word]:
+    """A one-line tree. A reference must be well formed; a ``hypothesis`` (what a model
+    wrote) may be empty and may have unknown heads (``_``) or heads out of range, which
+    then attach nowhere (head -1)."""
     out = []
     for item in line.split():
         parts = item.rsplit("/", 2)
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[0]:
+        head_ok = len(parts) == 3 and (parts[1].isdigit() or (hypothesis and parts[1] == "_"))
+        if not head_ok or not parts[0]:
             raise UserError(f"{where}: {item!r} is not form/head/relation; write trees "
                             "as `le/2/det chat/3/nsubj dort/0/root`")
-        out.append(Word(parts[0].lower(), int(parts[1]), parts[2]))
+        out.append(Word(parts[0].lower(), int(parts[1]) if parts[1].isdigit() else -1, parts[2]))
+    if hypothesis:
+        return [w if w.head <= len(out) else Word(w.form, -1, w.relation) for w in out]
     if not out:
         raise UserError(f"{where}: empty tree; leave the utterance out or annotate it")
     if any(w.head > len(out) for w in out):
@@ -50,7 +59,8 @@ def read_tree(line: str, where: str = "") -> list[Word]:
 
 
 def write_tree(words: Sequence[Word]) -> str:
-    return " ".join(f"{w.form}/{w.head}/{w.relation}" for w in words)
+    """The one-line form; an unknown head (-1) is written ``_``."""
+    return " ".join(f"{w.form}/{w.head if w.head >= 0 else '_'}/{w.relation}" for w in words)
 
 
 def linearise(words: Sequence[Word]) -> list[str]:
@@ -117,23 +127,11 @@ def attachment(ref: Sequence[Word], hyp: Sequence[Word]) -> tuple[int, int, int]
     return unlabelled, labelled, len(ref)
 
 
-def _score(refs: Sequence[str], hyps: Sequence[str], labelled: bool) -> float:
-    correct = total = 0
-    for r, h in zip(refs, hyps):
-        u, l, n = attachment(delinearise(r.split()), delinearise(h.split()))
-        correct += l if labelled else u
-        total += n
-    return correct / total if total else float("nan")
+def attachment_counts(ref: str, hyp: str) -> tuple[int, int, int]:
+    """``attachment`` of a raw reference tree line and a hypothesis tree line."""
+    return attachment(read_tree(ref, "reference"), read_tree(hyp, "hypothesis", hypothesis=True))
 
 
-def unlabelled_attachment(refs: Sequence[str], hyps: Sequence[str]) -> float:
-    """UAS over decoder token strings (``linearise`` joined by spaces)."""
-    return _score(refs, hyps, labelled=False)
-
-
-def labelled_attachment(refs: Sequence[str], hyps: Sequence[str]) -> float:
-    return _score(refs, hyps, labelled=True)
-
-
-def words_of(tokens: Sequence[str]) -> str:
-    return " ".join(w.form for w in delinearise(tokens))
+def tree_words(line: str, hypothesis: bool = False) -> str:
+    """The words of a one-line tree."""
+    return " ".join(w.form for w in read_tree(line, "tree", hypothesis=hypothesis))

@@ -1,10 +1,15 @@
 """The results store (one JSON line per metric value) and the tables built from it.
 
+The store takes each (run key, split, metric) once: a resubmitted or killed-and-rerun
+element appends nothing twice, and a line torn by a kill during an append is set aside
+(``<store>.torn``) before the next append instead of corrupting the file.
+
 Tables follow the seed's layout: rows are upstreams (with their mode when not frozen),
 columns are task / metric. A cell is the mean +- standard deviation over seeds when there
-are several, else the value with its 95% bootstrap interval over test items. Error rates,
-accuracies, recalls, BLEU and attachment scores are shown in %, CCC, RMSE and minDCF as
-they are. ``split_table`` gives the seed's AST layout (valid / test per language pair).
+are several, else the value with its 95% bootstrap interval (speakers resampled where they
+are known; ``resampling_note`` says what was). Error rates, accuracies, recalls, BLEU and
+attachment scores are shown in %, CCC, RMSE and minDCF as they are. ``split_table`` gives
+the seed's AST layout (valid / test per language pair).
 """
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import csv
 import dataclasses
 import io
 import json
+import logging
+import os
 import statistics
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -19,10 +26,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from downstream.metrics import METRICS
+from downstream.metrics import metric_of
 from lebench import REPO_ROOT
 from lebench.errors import UserError
 from lebench.locks import file_lock
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,14 @@ class Result:
     config: dict = field(default_factory=dict)
     git_revision: str = ""
     created: str = ""
+    resampling: str = ""          # what the interval's bootstrap resampled
+    run_key: str = ""             # the run that produced it (downstream/run.py)
+
+    @property
+    def identity(self) -> tuple:
+        """What the store holds once: a run's metric on a split."""
+        return (self.run_key, self.split, self.metric) if self.run_key else \
+            (self.task, self.upstream, self.mode, self.split, self.metric, self.seed, self.created)
 
 
 @dataclass(frozen=True)
@@ -84,24 +101,70 @@ def git_revision() -> str:
 
 
 def append_results(store: str | Path, results: Iterable[Result]) -> list[Result]:
-    """Stamp the results with the git revision and time, append them; return them stamped."""
+    """Append the results not yet in the store (by ``identity``), stamped with the git
+    revision and time; return every result as the store holds it."""
     store = Path(store)
     store.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     rev = git_revision()
-    stamped = [dataclasses.replace(r, git_revision=r.git_revision or rev, created=r.created or now)
-               for r in results]
-    with file_lock(store.with_name(f".{store.name}.lock")), open(store, "a", encoding="utf-8") as f:
-        for r in stamped:
-            f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
-    return stamped
+    with file_lock(store.with_name(f".{store.name}.lock")):
+        _set_aside_torn_line(store)
+        held = {r.identity: r for r in read_results(store)} if store.is_file() else {}
+        out, new = [], []
+        for r in results:
+            if r.identity not in held:
+                held[r.identity] = dataclasses.replace(r, git_revision=r.git_revision or rev,
+                                                       created=r.created or now)
+                new.append(held[r.identity])
+            out.append(held[r.identity])
+        if new:
+            with open(store, "a", encoding="utf-8") as f:
+                f.write("".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in new))
+                f.flush()
+                os.fsync(f.fileno())
+    return out
+
+
+def _set_aside_torn_line(store: Path) -> None:
+    """A store not ending in a newline was cut during an append: move the partial line to
+    ``<store>.torn`` so the next line starts clean (its run appends it again, whole)."""
+    if not store.is_file() or store.stat().st_size == 0:
+        return
+    with open(store, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+        f.seek(0)
+        data = f.read()
+        keep = data.rfind(b"\n") + 1
+        with open(store.with_name(store.name + ".torn"), "ab") as torn:
+            torn.write(data[keep:] + b"\n")
+        f.truncate(keep)
+    logger.warning(f"{store}: its last line was cut by an interrupted append; set aside in "
+                   f"{store.name}.torn, the run that wrote it appends it again")
 
 
 def read_results(store: str | Path) -> list[Result]:
-    if not Path(store).is_file():
+    """Every complete line; a torn last line (no newline: an append was cut) is skipped with
+    a warning, any other malformed line is an error naming it."""
+    store = Path(store)
+    if not store.is_file():
         raise UserError(f"{store}: results store not found")
-    with open(store, encoding="utf-8") as f:
-        return [Result(**json.loads(line)) for line in f if line.strip()]
+    lines = store.read_text(encoding="utf-8").split("\n")
+    out = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(Result(**json.loads(line)))
+        except (json.JSONDecodeError, TypeError) as e:
+            if number == len(lines):  # the last line, without its newline: a cut append
+                logger.warning(f"{store}:{number}: incomplete last line skipped (an append was "
+                               "interrupted; the next append sets it aside)")
+                continue
+            raise UserError(f"{store}:{number}: not a result line ({e}); remove or repair "
+                            "that line") from None
+    return out
 
 
 def latest(results: list[Result]) -> list[Result]:
@@ -129,13 +192,13 @@ def cells(results: list[Result], split: str = "test") -> tuple[list[str], list[t
             group = [r for r in rs if row_name(r) == row and (r.task, r.metric) == column]
             if group:
                 grid[row, column] = Cell([r.value for r in group], group[0].low, group[0].high,
-                                         METRICS[column[1].split()[0]][2])
+                                         metric_of(column[1]).percent)
     return rows, columns, grid
 
 
 def table(results: list[Result], split: str = "test") -> tuple[list[str], list[list[str]]]:
     rows, columns, grid = cells(results, split)
-    header = ["upstream"] + [f"{t} {m}" + (" (%)" if METRICS[m.split()[0]][2] else "") for t, m in columns]
+    header = ["upstream"] + [f"{t} {m}" + (" (%)" if metric_of(m).percent else "") for t, m in columns]
     return header, [[row] + [grid[row, c].text() if (row, c) in grid else "-" for c in columns]
                     for row in rows]
 
@@ -158,6 +221,19 @@ def split_table(results: list[Result], task_prefix: str, splits: tuple[str, ...]
     return header, [[row] + [grids[split][row, c].text(half_interval=True, digits=2)
                              if (row, c) in grids[split] else "-" for split, c in columns]
                     for row in rows]
+
+
+def resampling_note(results: list[Result], split: str = "test") -> str:
+    """What the intervals of a table resampled, per task: the line printed under it."""
+    by_kind: dict[str, list[str]] = {}
+    for r in latest(results):
+        if r.split == split:
+            unit = r.resampling.split(" (")[0] or "items (older results)"
+            by_kind.setdefault(unit, [])
+            if r.task not in by_kind[unit]:
+                by_kind[unit].append(r.task)
+    parts = [f"{unit} ({', '.join(tasks)})" for unit, tasks in by_kind.items()]
+    return "95% bootstrap intervals, 1,000 draws; resampled: " + "; ".join(parts)
 
 
 def signatures(results: list[Result]) -> list[str]:
@@ -187,29 +263,39 @@ def to_latex(header: list[str], rows: list[list[str]]) -> str:
 
 
 def plot(results: list[Result], path: Path, split: str = "test") -> Path:
-    """One panel per task / metric, one bar per upstream, error bars: std over seeds or the
-    bootstrap interval."""
+    """A grid of panels, one per task / metric (four to a row), one bar per upstream in a
+    colour the legend names; error bars: std over seeds or the bootstrap interval."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows, columns, grid = cells(results, split)
-    fig, axes = plt.subplots(1, len(columns), figsize=(2.2 + 1.6 * len(columns), 3.2), squeeze=False)
-    for ax, column in zip(axes[0], columns):
-        k = 100 if METRICS[column[1].split()[0]][2] else 1
+    ncols = min(4, len(columns))
+    nrows = -(-len(columns) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.7 * nrows + 0.8), squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        metric = metric_of(column[1])
+        k = 100 if metric.percent else 1
         present = [r for r in rows if (r, column) in grid]
-        means = [k * grid[r, column].mean for r in present]
-        errors = [[0, 0] if grid[r, column].low is None and len(grid[r, column].values) < 2 else
-                  ([k * grid[r, column].std] * 2 if len(grid[r, column].values) > 1 else
-                   [k * (grid[r, column].mean - grid[r, column].low),
-                    k * (grid[r, column].high - grid[r, column].mean)]) for r in present]
-        ax.bar(range(len(present)), means, yerr=list(zip(*errors)) if errors else None, capsize=3,
-               color=[f"C{rows.index(r)}" for r in present])
-        ax.set_xticks(range(len(present)), present, rotation=30, ha="right", fontsize=8)
-        ax.set_title(f"{column[0]} {column[1]}" + (" (%)" if k == 100 else ""), fontsize=9)
-    fig.suptitle(f"{split} split", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+        cell = [grid[r, column] for r in present]
+        errors = [[k * c.std] * 2 if len(c.values) > 1 else
+                  [k * (c.mean - c.low), k * (c.high - c.mean)] if c.low is not None else [0, 0]
+                  for c in cell]
+        ax.bar(range(len(present)), [k * c.mean for c in cell], yerr=list(zip(*errors)),
+               capsize=3, color=[f"C{rows.index(r)}" for r in present])
+        ax.set_xticks([])
+        better = "higher" if metric.higher_is_better else "lower"
+        ax.set_title(f"{column[0]} {column[1]}" + (" (%)" if k == 100 else "") +
+                     f"\n{better} is better", fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes.flat[len(columns):]:
+        ax.set_visible(False)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=f"C{i}") for i in range(len(rows))]
+    fig.legend(handles, rows, loc="upper center", ncol=min(len(rows), 6), fontsize=9, frameon=False)
+    fig.suptitle(f"{split} split", fontsize=10, y=0.995, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / (2.7 * nrows + 0.8)))
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
@@ -223,8 +309,8 @@ def write_report(results: list[Result], out_prefix: Path, split: str = "test") -
     for ext, render in (("md", to_markdown), ("csv", to_csv), ("tex", to_latex)):
         paths[ext] = out_prefix.with_suffix(f".{ext}")
         paths[ext].write_text(render(header, rows), encoding="utf-8")
-    if signatures(results):
-        with open(paths["md"], "a", encoding="utf-8") as f:
-            f.write("".join(f"\nsacreBLEU: {s}\n" for s in signatures(results)))
+    with open(paths["md"], "a", encoding="utf-8") as f:
+        f.write(f"\n{resampling_note(results, split)}\n")
+        f.write("".join(f"\nsacreBLEU: {s}\n" for s in signatures(results)))
     paths["png"] = plot(results, out_prefix.with_suffix(".png"), split)
     return paths

@@ -1,30 +1,48 @@
-"""Train a downstream head with ``fairseq-hydra-train``, score it, and follow the protocol.
+"""Train a downstream head with ``fairseq-hydra-train``, score it from its predictions on
+disk, and follow the protocol.
 
 Protocol (what SUPERB users ask to have automated): each learning rate of a log-scale grid
 is trained with the first seed and scored on the dev split (``valid``) only; the best rate
 is then trained with every seed and scored on every split; the grid, the dev scores and the
 chosen rate are stored with each result. Test is never looked at before the choice.
 
+Run identity: a run's folder is ``OUT/lr<rate>-seed<seed>-<key>``, the key a hash of all
+that determines the run: config name and file, overrides, the data folder (manifests,
+labels, trial lists, and the size and mtime of the audio they list), the upstream's
+fingerprint, frozen features or audio, seed and learning rate. Changed settings get a new
+folder; an unfinished run with the same key resumes from its ``checkpoint_last.pt``; a
+finished one (``done.json``, written atomically last) is reused as it is.
+
+Scoring: each scored split writes ``predictions.<split>.tsv`` (raw references next to
+hypotheses) and ``scores.<split>.json``; the scores are computed from the file by
+``downstream/scoring.py`` and reused while the checkpoint and the file are unchanged. The
+results store takes each (run, split, metric) once.
+
 Frozen upstreams read features from the cache (``downstream/cache.py``) when ``cache`` is
 given: extracted once per upstream and audio, shared by all rates, seeds and heads.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
 
-from downstream.cache import extract, split_dir, upstream_cache_dir
-from downstream.metrics import METRICS, bootstrap_interval
+from downstream.cache import audio_fingerprint, extract, split_dir, upstream_cache_dir
+from downstream.metrics import METRICS
 from downstream.results import Result, append_results
+from downstream.scoring import (Score, file_sha256, read_sidecar, score_file, write_predictions,
+                                write_sidecar)
 from downstream.upstream import fingerprint_of, load_upstream
 from lebench.errors import UserError
-from lebench.locks import file_lock
 from lebench.fairseq_run import config_path, fairseq_hydra_train
+from lebench.locks import file_lock
+from manifests.fairseq_manifest import read_manifest
 
 SPLITS = ("valid", "test")
 
@@ -34,6 +52,21 @@ class Trained:
     checkpoint: Path
     lr: float
     seed: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One split of one run, scored from ``predictions``."""
+    task: str                 # the task's table name
+    kind: str                 # downstream.scoring.KINDS
+    split: str
+    scores: list[Score]
+    predictions: Path
+    missing: int              # items of the split without a prediction (unreadable audio)
+    upstream_fingerprint: str
+    layer_weights: list[float]
+    notes: dict               # e.g. the sacreBLEU signature
 
 
 def config_value(config: str, overrides: list[str], key: str):
@@ -65,30 +98,68 @@ def _extract_missing(upstream: str, data: Path, folder: Path, splits, progress: 
             extract(model, manifest, target, progress=progress)
 
 
-def train(config: str, data: Path, upstream: str, save_dir: Path, seed: int = 1,
+def data_fingerprint(data: Path) -> str:
+    """Hash of a task's data folder: every file but the ones tasks derive from it (hidden
+    files, ``target.*`` vocabularies), and for each manifest the size and mtime of its audio."""
+    h = hashlib.sha256()
+    for path in sorted(Path(data).iterdir()):
+        if not path.is_file() or path.name.startswith((".", "target.")):
+            continue
+        h.update(f"{path.name}\t{file_sha256(path)}\n".encode())
+        if path.suffix == ".tsv" and "." not in path.stem:  # <split>.tsv: a manifest
+            h.update(f"audio\t{audio_fingerprint(path)}\n".encode())
+    return h.hexdigest()
+
+
+def run_settings(config: str, data: Path, upstream: str, seed: int, lr: float,
+                 overrides: list[str], cached: bool) -> dict:
+    """Everything that determines a run (its key is their hash)."""
+    return {"config": config, "config_sha256": file_sha256(config_path("downstream", config)),
+            "overrides": list(overrides), "data": str(Path(data).resolve()),
+            "data_sha256": data_fingerprint(data), "upstream": upstream,
+            "upstream_sha256": fingerprint_of(upstream), "cached_features": cached,
+            "seed": seed, "lr": lr}
+
+
+def run_key(settings: dict) -> str:
+    identity = {k: v for k, v in settings.items() if k not in ("data", "upstream")}  # paths: by content
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_folder(config: str, data: Path, upstream: str, out: Path, seed: int = 1,
+               lr: float | None = None, overrides: list[str] = (), cached: bool = False
+               ) -> tuple[Path, dict, str]:
+    """``(folder, settings, key)`` of a run: ``out/lr<rate>-seed<seed>-<key>``."""
+    upstream = upstream if upstream == "mfb" else str(Path(upstream).resolve())
+    lr = float(lr if lr is not None else config_value(config, list(overrides), "optimization.lr")[0])
+    settings = run_settings(config, data, upstream, seed, lr, list(overrides), cached)
+    key = run_key(settings)
+    return Path(out).resolve() / f"lr{lr:g}-seed{seed}-{key}", settings, key
+
+
+def train(config: str, data: Path, upstream: str, out: Path, seed: int = 1,
           lr: float | None = None, overrides: list[str] = (), features: Path | None = None,
           quiet: bool = False) -> Trained:
-    """One training run; a finished run with the same settings is reused, not redone."""
-    save_dir = Path(save_dir).resolve()
+    """One training run in its ``run_folder``: reused when finished, resumed when
+    interrupted, new when anything that determines it changed."""
+    save_dir, settings, key = run_folder(config, data, upstream, out, seed, lr, overrides,
+                                         features is not None)
     with file_lock(save_dir.parent / f".{save_dir.name}.lock"):  # sweep elements share grid runs
-        return _train(config, data, upstream, save_dir, seed, lr, overrides, features, quiet)
+        return _train(config, data, settings["upstream"], save_dir, settings, key, overrides,
+                      features, quiet)
 
 
-def _train(config: str, data: Path, upstream: str, save_dir: Path, seed: int, lr: float | None,
+def _train(config: str, data: Path, upstream: str, save_dir: Path, settings: dict, key: str,
            overrides: list[str], features: Path | None, quiet: bool) -> Trained:
-    upstream = upstream if upstream == "mfb" else str(Path(upstream).resolve())
+    seed, lr = settings["seed"], settings["lr"]
+    done, best = save_dir / "done.json", save_dir / "checkpoint_best.pt"
+    if done.is_file() and best.is_file() and json.loads(done.read_text()).get("key") == key:
+        return Trained(best, lr, seed, key)
     args = [f"task.data={Path(data).resolve()}", f"model.upstream={upstream}",
-            f"checkpoint.save_dir={save_dir}", f"common.seed={seed}", *overrides]
-    if lr is not None:
-        args.append(f"optimization.lr=[{lr}]")
+            f"checkpoint.save_dir={save_dir}", f"common.seed={seed}", *overrides,
+            f"optimization.lr=[{lr}]"]
     if features is not None:
         args.append(f"task.features={features}")
-    lr = float(lr if lr is not None else config_value(config, list(overrides), "optimization.lr")[0])
-    done = save_dir / "done.json"
-    settings = {"config": config, "args": args, "upstream": fingerprint_of(upstream)}
-    best = save_dir / "checkpoint_best.pt"
-    if done.is_file() and json.loads(done.read_text()) == settings and best.is_file():
-        return Trained(best, lr, seed)
     fairseq_hydra_train("downstream", config, args, save_dir, quiet=quiet)
     if not best.is_file():
         raise UserError(f"training ended without writing {best}; see {save_dir / 'train.log'}")
@@ -96,8 +167,14 @@ def _train(config: str, data: Path, upstream: str, save_dir: Path, seed: int, lr
         shutil.copy(vocabulary, save_dir / vocabulary.name)  # predict() needs them next to the head
     if config_value(config, list(overrides), "model.mode") == "finetune":
         export_upstream(best, save_dir)
-    done.write_text(json.dumps(settings))
-    return Trained(best, lr, seed)
+    _write_json(done, {"key": key, **settings, "args": args})
+    return Trained(best, lr, seed, key)
+
+
+def _write_json(path: Path, record: dict) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def load(checkpoint: Path, data: Path | None = None, features: Path | None = None):
@@ -136,15 +213,48 @@ def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
     raise UserError(f"{cfg.model.upstream}: nothing to export")
 
 
-def score(checkpoint: Path, data: Path, split: str, features: Path | None = None, seed: int = 1):
-    """``([(column, metric, value, low, high, items)], task, model)`` for one split."""
-    model, task, _ = load(checkpoint, data, features)
-    rows = []
-    for column, (metric, refs, hyps) in task.evaluate(model, split).items():
-        fn = METRICS[metric][0]
-        low, high = bootstrap_interval(fn, refs, hyps, seed=seed)
-        rows.append((column, metric, fn(refs, hyps), low, high, len(refs)))
-    return rows, task, model
+def score(trained: Trained, data: Path, split: str, features: Path | None = None) -> Scored:
+    """Write ``predictions.<split>.tsv`` beside the checkpoint and score it; reused while the
+    checkpoint and the predictions file are unchanged."""
+    folder = trained.checkpoint.parent
+    predictions = folder / f"predictions.{split}.tsv"
+    stamp = _stamp(trained.checkpoint)
+    record = read_sidecar(predictions)
+    if (record.get("checkpoint") == stamp and predictions.is_file()
+            and record.get("predictions_sha256") == file_sha256(predictions)):
+        return _scored(record, predictions)
+    model, task, _ = load(trained.checkpoint, data, features)
+    kind = task.kind_of(split)
+    rows = task.predictions(model, split)
+    write_predictions(predictions, kind, rows)
+    manifest = Path(data).resolve() / f"{split}.tsv"
+    trials = manifest.with_suffix(".trials") if kind == "trials" else None
+    references = {"manifest": str(manifest),
+                  "labels": None if kind == "trials" or kind == "frames"
+                  else str(manifest.with_suffix(f".{task.reference_label}")),
+                  "trials": str(trials) if trials else None}
+    expected = (len(trials.read_text(encoding="utf-8").splitlines()) if trials
+                else len(read_manifest(manifest)))
+    scored_items = len({(r.get("id"), r.get("enrol"), r.get("test")) for r in rows})
+    record = {"kind": kind, "task": task.table_name, "split": split, "checkpoint": stamp,
+              "predictions_sha256": file_sha256(predictions), "references": references,
+              "missing": expected - scored_items, "upstream_fingerprint": model.upstream_fingerprint,
+              "layer_weights": [round(w, 4) for w in model.layer_weights()],
+              "notes": getattr(task, "notes", {}),
+              "scores": [asdict(s) for s in score_file(predictions, kind)]}
+    write_sidecar(predictions, record)
+    return _scored(record, predictions)
+
+
+def _stamp(path: Path) -> dict:
+    st = Path(path).stat()
+    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _scored(record: dict, predictions: Path) -> Scored:
+    return Scored(record["task"], record["kind"], record["split"],
+                  [Score(**s) for s in record["scores"]], predictions, record["missing"],
+                  record["upstream_fingerprint"], record["layer_weights"], record["notes"])
 
 
 def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Path,
@@ -152,7 +262,7 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
         splits: tuple[str, ...] = SPLITS, cache: Path | None = None,
         overrides: list[str] = (), quiet: bool = False,
         grid_seed: int | None = None) -> list[Result]:
-    """The protocol for one upstream x task; every result lands in ``store``.
+    """The protocol for one upstream x task; every result lands in ``store`` (once).
 
     The grid trains with ``grid_seed`` (default: the first seed), so the elements of a
     sweep, one seed each, choose the same rate from the same runs."""
@@ -166,33 +276,33 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
     grid_seed = seeds[0] if grid_seed is None else grid_seed
     if lrs and len(lrs) > 1:
         for lr in lrs:
-            trained = train(config, data, upstream, out / f"lr{lr:g}-seed{grid_seed}", grid_seed, lr,
-                            overrides, features, quiet)
-            rows, _, _ = score(trained.checkpoint, data, "valid", features, grid_seed)
-            column, metric, value = rows[0][:3]  # the task's primary metric
-            dev_scores[lr] = value
-        higher = METRICS[metric][1]
+            trained = train(config, data, upstream, out, grid_seed, lr, overrides, features, quiet)
+            primary = score(trained, data, "valid", features).scores[0]  # the task's first metric
+            dev_scores[lr] = primary.value
+        higher = METRICS[primary.metric].higher_is_better
         chosen = (max if higher else min)(dev_scores, key=dev_scores.get)
     elif lrs:
         chosen = lrs[0]
     results = []
     for seed in seeds:
-        trained = train(config, data, upstream, out / (f"lr{chosen:g}-seed{seed}" if chosen else f"seed{seed}"),
-                        seed, chosen, overrides, features, quiet)
+        trained = train(config, data, upstream, out, seed, chosen, overrides, features, quiet)
         for split in splits:
-            rows, task, model = score(trained.checkpoint, data, split, features, seed)
+            scored = score(trained, data, split, features)
             protocol = {"config": config, "overrides": overrides, "upstream": upstream,
-                        "upstream_fingerprint": model.upstream_fingerprint,
+                        "upstream_fingerprint": scored.upstream_fingerprint,
                         "mode": mode, "lr": trained.lr, "seed": seed,
                         "lr_grid": list(lrs) if lrs else [trained.lr],
                         "dev_scores": {f"{k:g}": v for k, v in dev_scores.items()},
-                        "layer_weights": [round(w, 4) for w in model.layer_weights()],
+                        "layer_weights": scored.layer_weights,
                         "features": str(features) if features else None,
-                        "checkpoint": str(trained.checkpoint), **getattr(task, "notes", {})}
-            for column, metric, value, low, high, items in rows:
-                results.append(Result(task=task.table_name, upstream=name, mode=mode,
-                                      split=split, metric=column, value=value, low=low,
-                                      high=high, seed=seed, utterances=items, config=protocol))
+                        "checkpoint": str(trained.checkpoint),
+                        "predictions": str(scored.predictions), "missing": scored.missing,
+                        **scored.notes}
+            for s in scored.scores:
+                results.append(Result(task=scored.task, upstream=name, mode=mode, split=split,
+                                      metric=s.column, value=s.value, low=s.low, high=s.high,
+                                      seed=seed, utterances=s.items, resampling=s.resampling,
+                                      run_key=trained.key, config=protocol))
     return append_results(store, results)
 
 

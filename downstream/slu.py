@@ -5,8 +5,10 @@ format of the MEDIA recipes of SpeechBrain and of the LIA/LIUM end-to-end system
 
     je voudrais <nombre-chambre> une chambre > <localisation-ville> à paris >
 
-Label files (``<split>.concepts``) hold that line; words are normalised like ASR targets
-(``downstream/text.py``), tags are kept as they are. The model writes the same tokens back.
+Label files (``<split>.concepts``) hold that line as the corpus gave it; the decoder's tokens
+are its words normalised like ASR targets (``downstream/text.py``) and its tags as they
+are. Scores read any such line, raw reference or decoded hypothesis, through the same
+tokenisation, so no training vocabulary stands between a reference and its score.
 
 Scores (all corpus-level edit distances, as MEDIA is scored):
 - concept error rate: over the sequence of concept names;
@@ -61,15 +63,21 @@ def words(tokens: Sequence[str]) -> str:
     return " ".join(t for t in tokens if not is_open(t) and t != CLOSE)
 
 
-def _rate(refs: Sequence[str], hyps: Sequence[str], items) -> float:
-    pairs = [(items(r.split()), items(h.split())) for r, h in zip(refs, hyps)]
-    total = sum(len(r) for r, _ in pairs)
-    return sum(editdistance.eval(r, h) for r, h in pairs) / total if total else float("nan")
+def spoken_words(annotation: str) -> str:
+    """The normalised words of an annotated line, tags removed."""
+    return words(target_tokens(annotation))
 
 
-def concept_error_rate(refs: Sequence[str], hyps: Sequence[str]) -> float:
-    return _rate(refs, hyps, lambda tokens: [name for name, _ in concepts(tokens)])
+def _errors(ref: str, hyp: str, items) -> tuple[int, int]:
+    r, h = items(target_tokens(ref)), items(target_tokens(hyp))
+    return editdistance.eval(r, h), len(r)
 
 
-def concept_value_error_rate(refs: Sequence[str], hyps: Sequence[str]) -> float:
-    return _rate(refs, hyps, lambda tokens: [f"{name}={value}" for name, value in concepts(tokens)])
+def concept_errors(ref: str, hyp: str) -> tuple[int, int]:
+    """``(edit distance, reference concepts)`` over concept names, for one line."""
+    return _errors(ref, hyp, lambda tokens: [name for name, _ in concepts(tokens)])
+
+
+def concept_value_errors(ref: str, hyp: str) -> tuple[int, int]:
+    """The same over ``name=value`` items."""
+    return _errors(ref, hyp, lambda tokens: [f"{name}={value}" for name, value in concepts(tokens)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -21,19 +22,45 @@ from manifests.records import Utterance
 from manifests.rejects import Reject, write_rejects
 
 
+@dataclass(frozen=True)
+class ManifestLine:
+    index: int       # 0-based line number after the root line: the label files' line
+    relative: str    # the path as the manifest writes it: an item's id in predictions
+    path: str        # root joined
+    samples: int
+
+
+def read_manifest(manifest: str | Path) -> list[ManifestLine]:
+    """Every item of a ``<split>.tsv`` (lines already checked by whoever wrote it)."""
+    with open(manifest, encoding="utf-8") as f:
+        root = f.readline().strip()
+        return [ManifestLine(i, parts[0], os.path.join(root, parts[0]), int(parts[1]))
+                for i, parts in enumerate(line.rstrip("\n").split("\t") for line in f if line.strip())]
+
+
 # Labels computed from the transcript through the French normaliser (downstream/text.py):
-# letters for CTC (fairseq's .ltr format) and normalised words (.wrd).
+# letters for CTC (fairseq's .ltr format) and normalised words (.wrd); ``transcript`` is the
+# transcript as the corpus gave it, the reference that ASR is scored against.
 TRANSCRIPT_LABELS = ("ltr", "wrd")
+RAW_TRANSCRIPT = "transcript"
 
 
 def label_of(utt: Utterance, name: str) -> str:
     """A record's value for a label name: a record field, one of its corpus labels, or its
-    transcript as letters (``ltr``) or normalised words (``wrd``)."""
-    if name in TRANSCRIPT_LABELS:
+    transcript: raw (``transcript``), as letters (``ltr``) or as normalised words (``wrd``).
+    Label files hold one line per utterance, so runs of whitespace (newlines included)
+    become one space."""
+    return " ".join(_label_value(utt, name).split())
+
+
+def _label_value(utt: Utterance, name: str) -> str:
+    if name in (*TRANSCRIPT_LABELS, RAW_TRANSCRIPT):
         from downstream.text import letters, normalise
         if not utt.transcript:
             raise UserError(f"utterance {utt.id} has no transcript, which label {name!r} needs; "
                             "leave untranscribed utterances out of ASR manifests")
+        if name == RAW_TRANSCRIPT:
+            return utt.transcript
         return letters(utt.transcript) if name == "ltr" else normalise(utt.transcript)
     if name in ("gender", "speaker", "speech_type", "corpus"):
         return getattr(utt, name)
@@ -107,9 +134,12 @@ def write_manifests(splits: dict[str, list[Utterance]], out_dir: str | Path,
                     progress: bool = True) -> dict[str, int]:
     """Check every file, then write ``<split>.tsv`` (+ label files and dictionaries).
 
-    A bad audio file is an error naming it (nothing is written), unless ``skip_bad``: then
-    it is left out and listed in ``rejects.tsv``.
+    ``<split>.speaker`` is always written: scores resample speakers for their intervals. A
+    bad audio file is an error naming it (nothing is written), unless ``skip_bad``: then it
+    is left out and listed in ``rejects.tsv``. A file whose content is unchanged is not
+    rewritten, so writing the same manifests again changes nothing on disk.
     """
+    labels = tuple(dict.fromkeys([*labels, "speaker"]))
     out_dir = Path(out_dir).resolve()
     if not any(splits.values()):
         raise UserError(f"no utterances to write to {out_dir}; check the records file and split spec")
@@ -137,7 +167,7 @@ def write_manifests(splits: dict[str, list[Utterance]], out_dir: str | Path,
                       [root] + [f"{os.path.relpath(r.audio, root)}\t{n}" for r, n in items])
         for label in labels:
             _write_atomic(out_dir / f"{name}.{label}", [label_of(r, label) for r, _ in items])
-    for label in labels:
+    for label in (l for l in labels if l != RAW_TRANSCRIPT):  # raw text has no vocabulary
         values = (label_of(r, label) for r, _ in checked.get("train", []))
         counts = Counter(token for v in values for token in v.split()) if label in TRANSCRIPT_LABELS \
             else Counter(values)
@@ -150,6 +180,9 @@ def write_manifests(splits: dict[str, list[Utterance]], out_dir: str | Path,
 
 
 def _write_atomic(path: Path, lines: list[str]) -> None:
+    text = "".join(line + "\n" for line in lines)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

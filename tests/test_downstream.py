@@ -1,19 +1,23 @@
 """The downstream suite for real: fairseq-hydra-train on the demo corpus, every task and mode,
-from audio to report rows; the feature cache, the upstream kinds, the protocol, prediction."""
+from audio to report rows scored from predictions on disk; run identity and re-runs; the
+feature cache, the upstream kinds, the protocol, prediction."""
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
 
+import jiwer
 import numpy as np
 import pytest
 import torch
 
 from downstream import cache as feature_cache
 from downstream.results import read_results, table, write_report
-from downstream.run import features_for, predict, run, train
+from downstream.run import features_for, predict, run, run_folder, train
+from downstream.scoring import read_predictions, rescore
 from downstream.suite import DEMO_TASKS, SEQ2SEQ_TASKS, prepare_demo_tasks, run_suite
+from downstream.text import normalise
 from downstream.trials import make_trials
 from downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream, fingerprint_of, load_upstream
 from lebench.errors import UserError
@@ -60,6 +64,15 @@ def test_every_task_and_mode_reaches_the_report(suite, tasks_data, tmp_path):
     assert test["gender", "demo", "frozen", "accuracy"].utterances == 96
     trials = (tasks_data / "asv" / "test.trials").read_text().splitlines()
     assert test["asv", "MFB", "frozen", "eer"].utterances == len(trials)
+    # every score was computed from the predictions file next to its checkpoint
+    for r in results:
+        predictions = Path(r.config["predictions"])
+        assert predictions.parent == Path(r.config["checkpoint"]).parent
+        scores, stored = rescore(predictions)
+        assert {s.column: (s.value, s.low, s.high) for s in scores}[r.metric] == (r.value, r.low, r.high)
+        expected = {("asv", "test"): "speaker pairs (4 target, 6 non-target)",
+                    ("asv", "valid"): "speakers (12)"}.get((r.task, r.split))
+        assert r.resampling == (expected or f"speakers ({4 if r.split == 'test' else 2})"), r
     header, rows = table(read_results(store))
     assert [r[0] for r in rows] == ["demo", "MFB", "demo (finetune)", "demo+asr"]
     assert "asr wer (%)" in header and "aer ccc loudness" in header
@@ -168,11 +181,88 @@ def test_learning_rate_grid_chooses_on_valid_and_runs_every_seed(tasks_data, tmp
     header, rows = table(read_results(store))
     assert "±" in rows[0][1]  # mean ± std over the two seeds
     # a second call re-uses the finished runs instead of training again
-    log = tmp_path / "runs" / f"lr{float(chosen):g}-seed2" / "train.log"
-    size = log.stat().st_size
-    run("gender", tasks_data / "speakers", "mfb", "MFB", tmp_path / "runs", store, seeds=(2,),
-        lrs=(float(chosen),), cache=tmp_path / "cache", overrides=["optimization.max_epoch=4"])
-    assert log.stat().st_size == size
+    seed2 = next(r for r in results if r.seed == 2)
+    log = Path(seed2.config["checkpoint"]).parent / "train.log"
+    size, lines = log.stat().st_size, len(store.read_text().splitlines())
+    again = run("gender", tasks_data / "speakers", "mfb", "MFB", tmp_path / "runs", store, seeds=(2,),
+                lrs=(float(chosen),), cache=tmp_path / "cache", overrides=["optimization.max_epoch=4"])
+    assert log.stat().st_size == size and len(store.read_text().splitlines()) == lines
+    assert [r.value for r in again] == [r.value for r in results if r.seed == 2]
+
+
+def test_predictions_hold_the_raw_references(suite, tasks_data):
+    _, _, results = suite
+    speakers = tasks_data / "speakers"
+    for task, label in (("asr", "transcript"), ("gender", "gender"), ("sentence_type", "sentence_type")):
+        r = next(r for r in results if r.task == task and r.upstream == "MFB" and r.split == "test")
+        rows = read_predictions(Path(r.config["predictions"]), "transcript" if task == "asr" else "class")
+        raw = (speakers / f"test.{label}").read_text(encoding="utf-8").splitlines()
+        assert [row["reference"] for row in rows] == raw  # as the corpus wrote them: case, punctuation
+        assert [row["id"] for row in rows] == [l.split("\t")[0] for l in
+                                               (speakers / "test.tsv").read_text().splitlines()[1:]]
+    asr = next(r for r in results if r.task == "asr" and r.upstream == "MFB" and r.split == "test")
+    references = [row["reference"] for row in read_predictions(Path(asr.config["predictions"]), "transcript")]
+    assert any(ref.endswith("?") for ref in references) and any(ref[0].isupper() for ref in references)
+
+
+def test_a_second_run_retrains_nothing_rewrites_nothing_and_appends_nothing(suite, tasks_data,
+                                                                           demo_checkpoint):
+    out, store, results = suite
+    folders = {Path(r.config["checkpoint"]).parent for r in results}
+    before = {p: p.stat().st_mtime_ns for f in folders for p in f.iterdir() if p.is_file()}
+    lines = store.read_text().splitlines()
+    again = run_suite(tasks_data, {"demo": str(demo_checkpoint), "MFB": "mfb"}, out / "runs",
+                      store, tasks=[t for t in DEMO_TASKS if t not in SEQ2SEQ_TASKS],
+                      cache=out / "cache", extra_overrides=SHORT)
+    assert [(r.task, r.upstream, r.split, r.metric, r.value) for r in again] == \
+        [(r.task, r.upstream, r.split, r.metric, r.value) for r in results]
+    assert store.read_text().splitlines() == lines
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+def test_changed_settings_get_a_new_run_and_an_unfinished_one_resumes(tasks_data, tmp_path):
+    data, store = tasks_data / "speakers", tmp_path / "r.jsonl"
+    common = dict(cache=tmp_path / "cache", splits=("valid",), quiet=True)
+    first = run("gender", data, "mfb", "MFB", tmp_path / "runs", store,
+                overrides=["optimization.max_epoch=2"], **common)
+    other = run("gender", data, "mfb", "MFB", tmp_path / "runs", store,
+                overrides=["optimization.max_epoch=3"], **common)
+    a, b = (Path(r[0].config["checkpoint"]).parent for r in (first, other))
+    assert a != b and a.parent == b.parent and a.name.startswith("lr0.005-seed1-")
+    assert len(read_results(store)) == 4  # two runs x accuracy, uar
+    # changed labels are other data: a new run too, never the old head scored on new labels
+    changed = tmp_path / "changed"
+    shutil.copytree(data, changed)
+    (changed / "valid.gender").write_text((data / "valid.gender").read_text().replace("M", "F"))
+    folder, _, _ = run_folder("gender", changed, "mfb", tmp_path / "runs", 1, None,
+                              ["optimization.max_epoch=2"], cached=True)
+    assert folder != a
+    # an interrupted run (no done.json yet) with the same key resumes from its checkpoint_last.pt
+    (b / "done.json").unlink()
+    run("gender", data, "mfb", "MFB", tmp_path / "runs", store, overrides=["optimization.max_epoch=3"],
+        **common)
+    assert "Loaded checkpoint" in (b / "train.log").read_text() and (b / "done.json").is_file()
+    assert len(read_results(store)) == 4
+
+
+def test_asr_scores_characters_never_seen_in_training(tasks_data, tmp_path):
+    """The old scoring decoded references back from the training vocabulary: unseen
+    characters vanished from them, and the CER came out too low."""
+    data = tmp_path / "data"
+    shutil.copytree(tasks_data / "speakers", data)
+    for name in ("test.transcript", "test.ltr"):
+        text = (data / name).read_text(encoding="utf-8")
+        (data / name).write_text(text.replace("a", "å"), encoding="utf-8")
+    results = run("asr", data, "mfb", "MFB", tmp_path / "runs", tmp_path / "r.jsonl",
+                  splits=("test",), cache=tmp_path / "cache", quiet=True,
+                  overrides=["optimization.max_update=3", "model.lstm_dim=32", "model.lstm_layers=1"])
+    cer = next(r for r in results if r.metric == "cer")
+    rows = read_predictions(Path(cer.config["predictions"]), "transcript")
+    assert all("å" in row["reference"] for row in rows if "å" in row["reference"]) and \
+        sum("å" in row["reference"] for row in rows) > 50
+    refs, hyps = [normalise(r["reference"]) for r in rows], [normalise(r["hypothesis"]) for r in rows]
+    assert cer.value == pytest.approx(jiwer.cer(refs, hyps))
+    assert not any("å" in h for h in hyps)  # no training transcript had it: every one is an error
 
 
 def test_hidden_states_stay_aligned_under_layerdrop(demo_checkpoint):

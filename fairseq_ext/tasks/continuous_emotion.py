@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from fairseq.tasks import register_task
 
 from fairseq_ext.data.targets import read_label_lines
-from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, Scored
+from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig
 from lebench.errors import UserError
 
 
@@ -35,6 +35,7 @@ def to_label_rate(frames: torch.Tensor, n_labels: int) -> torch.Tensor:
 class ContinuousEmotionTask(DownstreamTask):
     cfg: ContinuousEmotionConfig
     target_kind = "frames"
+    prediction_kind = "frames"
 
     @classmethod
     def setup_task(cls, cfg: ContinuousEmotionConfig, **kwargs):
@@ -82,18 +83,19 @@ class ContinuousEmotionTask(DownstreamTask):
             lines.append(" ".join(f"{d}={v:+.3f}" for d, v in zip(self.dimensions, means)))
         return lines
 
-    def evaluate(self, model, split: str) -> Scored:
-        refs = {d: [] for d in self.dimensions}
-        hyps = {d: [] for d in self.dimensions}
+    def predictions(self, model, split: str) -> list[dict]:
+        """One row per utterance and dimension: the raw gold-standard line, and the model's
+        frames resampled to the label times."""
+        lines = self.manifest_lines(split)
+        kept = self.dataset_lines(split)
+        references = {d: self.raw_labels(split, d) for d in self.dimensions}
+        speakers = self.speakers(split)
+        found: dict[int, np.ndarray] = {}
         for sample, out in self.outputs(model, split):
-            for pred, n_frames, target, n in zip(out["logits"], out["lengths"], sample["target"],
-                                                 sample["target_lengths"]):
-                resampled = to_label_rate(pred[:n_frames], int(n))
-                for k, d in enumerate(self.dimensions):
-                    refs[d].append(target[:n, k].numpy())
-                    hyps[d].append(resampled[:, k].numpy())
-        scored = {}
-        for d in self.dimensions:
-            scored[f"ccc {d}"] = ("ccc", refs[d], hyps[d])
-            scored[f"rmse {d}"] = ("rmse", refs[d], hyps[d])
-        return scored
+            for index, pred, n_frames, n in zip(sample["id"].tolist(), out["logits"], out["lengths"],
+                                                sample["target_lengths"]):
+                found[kept[index]] = to_label_rate(pred[:n_frames], int(n)).numpy()
+        self.report_missing(split, lines, found)
+        return [{"id": lines[i].relative, "speaker": speakers[i], "dimension": d,
+                 "reference": references[d][i], "hypothesis": " ".join(f"{v:.6g}" for v in found[i][:, k])}
+                for i in sorted(found) for k, d in enumerate(self.dimensions)]

@@ -1,5 +1,7 @@
 """What every downstream task shares: a data folder of manifests and label files, audio or
-cached frozen features as input, and an ``evaluate`` that returns what the metrics score.
+cached frozen features as input, and ``predictions``: one row per item of a split, its raw
+reference (the label line as the corpus gave it) next to what the model said, which
+``downstream/scoring.py`` writes to disk and scores.
 
 Data folder: ``<split>.tsv`` (fairseq manifest) and the task's label files, one line per
 manifest line, as ``lebench manifest`` writes them. ``features`` (optional) is a feature
@@ -9,6 +11,7 @@ to other audio.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -25,9 +28,9 @@ from downstream.cache import read_meta, split_dir
 from fairseq_ext.data import ResilientFileAudioDataset, TargetDataset, check_manifest
 from fairseq_ext.data.cached_features import CachedFeatureDataset
 from lebench.errors import UserError
+from manifests.fairseq_manifest import ManifestLine, read_manifest
 
-# column name -> (metric name in downstream.metrics.METRICS, references, hypotheses)
-Scored = dict[str, tuple[str, list, list]]
+logger = logging.getLogger(__name__)
 
 
 def vocabulary_path(data: str, label: str) -> str:
@@ -127,8 +130,67 @@ class DownstreamTask(FairseqTask):
         for sample in self.batches(split, max_tokens):
             yield sample, model(**sample["net_input"])
 
-    def evaluate(self, model, split: str) -> Scored:
+    prediction_kind = "class"  # a kind of downstream.scoring.KINDS
+
+    def kind_of(self, split: str) -> str:
+        """What ``predictions`` returns for this split (``downstream.scoring.KINDS``)."""
+        return self.prediction_kind
+
+    @property
+    def reference_label(self) -> str:
+        """The label file (``<split>.<name>``) whose raw lines are the references."""
         raise NotImplementedError
+
+    def hypotheses(self, model, split: str) -> dict[int, str]:
+        """What the model says about each item it could read: manifest line -> text."""
+        raise NotImplementedError
+
+    def predictions(self, model, split: str) -> list[dict]:
+        """One row per readable item of the split: id, speaker, raw reference, hypothesis."""
+        lines = self.manifest_lines(split)
+        references = self.raw_labels(split, self.reference_label)
+        speakers = self.speakers(split)
+        found = self.hypotheses(model, split)
+        self.report_missing(split, lines, found)
+        return [{"id": lines[i].relative, "speaker": speakers[i], "reference": references[i],
+                 "hypothesis": found[i]} for i in sorted(found)]
+
+    def manifest_lines(self, split: str) -> list[ManifestLine]:
+        return read_manifest(os.path.join(self.cfg.data, f"{split}.tsv"))
+
+    def raw_labels(self, split: str, name: str) -> list[str]:
+        """The label file's lines as written, one per manifest line."""
+        path = self.label_path(split, name)
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        expected = len(self.manifest_lines(split))
+        if len(lines) != expected:
+            raise UserError(f"{path}: {len(lines)} lines for the {expected} utterances of "
+                            f"{split}.tsv; write the manifest and its labels together "
+                            "(`lebench manifest`)")
+        return lines
+
+    def speakers(self, split: str) -> list[str]:
+        """Each item's speaker from ``<split>.speaker`` (empty where unknown), for the
+        speaker-level bootstrap."""
+        if os.path.isfile(os.path.join(self.cfg.data, f"{split}.speaker")):
+            return [s.strip() for s in self.raw_labels(split, "speaker")]
+        return [""] * len(self.manifest_lines(split))
+
+    def dataset_lines(self, split: str) -> list[int]:
+        """The manifest line of each dataset index (unreadable or filtered lines skipped)."""
+        if split not in self.datasets:
+            self.load_dataset(split)
+        skipped = self.datasets[split].dataset.skipped_indices
+        return [i for i in range(len(self.manifest_lines(split))) if i not in skipped]
+
+    def report_missing(self, split: str, lines: list[ManifestLine], found) -> None:
+        missing = [line.path for line in lines if line.index not in found]
+        if missing:
+            logger.warning(f"{split}: {len(missing)} item(s) could not be read and are not scored, "
+                           f"e.g. {missing[0]}; see the warnings above")
 
     @property
     def table_name(self) -> str:

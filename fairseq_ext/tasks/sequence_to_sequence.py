@@ -23,7 +23,7 @@ from fairseq.sequence_generator import SequenceGenerator
 from omegaconf import MISSING
 
 from fairseq_ext.data.targets import read_label_lines
-from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, Scored
+from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig
 from lebench.errors import UserError
 
 
@@ -48,27 +48,17 @@ class Seq2SeqTask(DownstreamTask):
         self.dictionary = self.load_vocabulary()
         self.pad_index, self.blank = self.dictionary.pad(), self.dictionary.bos()  # CTC blank
 
-    # label line <-> decoder tokens; subclasses define the format
+    # label line -> decoder tokens -> a line in the label format; subclasses define them
     def tokens(self, line: str, where: str) -> list[str]:
         raise NotImplementedError
 
     def text(self, tokens: list[str]) -> str:
-        """Decoder tokens back to what the metrics read."""
+        """Decoder tokens back to a line of the label format, scored against the raw label."""
         return " ".join(tokens)
 
-    metrics: tuple[str, ...] = ()  # names in downstream.metrics.METRICS, scored on ``text``
-
-    def words(self, text: str) -> str | None:
-        """The recognised words in a decoded text, scored with WER; None: no words."""
-        return None
-
-    def evaluate(self, model, split: str) -> Scored:
-        refs, hyps = self.hypotheses(model, split)
-        scored = {metric: (metric, refs, hyps) for metric in self.metrics}
-        ref_words = [self.words(r) for r in refs]
-        if None not in ref_words:
-            scored["wer"] = ("wer", ref_words, [self.words(h) for h in hyps])
-        return scored
+    @property
+    def reference_label(self) -> str:
+        return self.cfg.labels
 
     @classmethod
     def setup_task(cls, cfg: Seq2SeqTaskConfig, **kwargs):
@@ -135,25 +125,26 @@ class Seq2SeqTask(DownstreamTask):
         return read_label_lines(path, skipped, parse)
 
     def decode(self, ids) -> str:
-        special = {self.dictionary.eos(), self.dictionary.pad(), self.dictionary.bos()}
-        return self.text([self.dictionary[i] for i in ids if int(i) not in special])
+        """Special symbols, and ``<unk>``, which no reference can contain, are left out."""
+        d = self.dictionary
+        special = {d.eos(), d.pad(), d.bos(), d.unk()}
+        return self.text([d[i] for i in ids if int(i) not in special])
 
     def generator(self, model) -> SequenceGenerator:
         return SequenceGenerator([model], self.dictionary, beam_size=self.cfg.beam, max_len_a=0,
                                  max_len_b=self.cfg.max_len, len_penalty=self.cfg.lenpen)
 
     @torch.no_grad()
-    def hypotheses(self, model, split: str) -> tuple[list[str], list[str]]:
-        """References and best beam hypotheses of a split, in label order."""
+    def hypotheses(self, model, split: str) -> dict[int, str]:
+        """The best beam hypothesis of each item, by manifest line."""
         model.eval()
         generator = self.generator(model)
-        found: dict[int, tuple[str, str]] = {}
+        lines = self.dataset_lines(split)
+        found: dict[int, str] = {}
         for sample in self.batches(split):
-            for i, target, hyps in zip(sample["id"].tolist(), sample["target"],
-                                       generator.generate([model], sample)):
-                found[i] = (self.decode(target), self.decode(hyps[0]["tokens"]))
-        pairs = [found[i] for i in sorted(found)]
-        return [r for r, _ in pairs], [h for _, h in pairs]
+            for i, hyps in zip(sample["id"].tolist(), generator.generate([model], sample)):
+                found[lines[i]] = self.decode(hyps[0]["tokens"])
+        return found
 
     @torch.no_grad()
     def predict(self, model, sources: list[torch.Tensor]) -> list[str]:

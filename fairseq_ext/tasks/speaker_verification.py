@@ -15,7 +15,6 @@ import numpy as np
 import torch.nn.functional as F
 from fairseq.tasks import register_task
 
-from fairseq_ext.tasks.downstream import Scored
 from fairseq_ext.tasks.utterance_classification import (UtteranceClassificationConfig,
                                                         UtteranceClassificationTask)
 from lebench.errors import UserError
@@ -25,16 +24,14 @@ from lebench.errors import UserError
 class SpeakerVerificationTask(UtteranceClassificationTask):
     def read_targets(self, split: str, skipped: set[int]) -> list:
         if os.path.isfile(self.trials_path(split)):  # unseen speakers: no class to predict
-            return [0] * (len(self.manifest_paths(split)) - len(skipped))
+            return [0] * (len(self.manifest_lines(split)) - len(skipped))
         return super().read_targets(split, skipped)
-
-    def manifest_paths(self, split: str) -> list[str]:
-        with open(os.path.join(self.cfg.data, f"{split}.tsv"), encoding="utf-8") as f:
-            f.readline()
-            return [line.split("\t")[0] for line in f if line.strip()]
 
     def trials_path(self, split: str) -> str:
         return os.path.join(self.cfg.data, f"{split}.trials")
+
+    def kind_of(self, split: str) -> str:
+        return "trials" if os.path.isfile(self.trials_path(split)) else "class"
 
     @property
     def table_name(self) -> str:
@@ -45,32 +42,37 @@ class SpeakerVerificationTask(UtteranceClassificationTask):
         embeddings = [F.normalize(out["embedding"][0].float(), dim=0) for out in outputs]
         return [f"cosine to the first: {float(e @ embeddings[0]):.3f}" for e in embeddings]
 
-    def evaluate(self, model, split: str) -> Scored:
+    def predictions(self, model, split: str) -> list[dict]:
+        """Known speakers (valid): speaker identification. Unseen speakers (a trial list):
+        one row per trial, the cosine of the two utterances' embeddings."""
         path = self.trials_path(split)
-        if not os.path.isfile(path):  # known speakers (valid): speaker identification
-            return super().evaluate(model, split)
+        if not os.path.isfile(path):
+            return super().predictions(model, split)
         embeddings = self.embed(model, split)
-        labels, scores = [], []
+        lines = self.manifest_lines(split)
+        self.report_missing(split, lines, {line.index for line in lines if line.relative in embeddings})
+        speaker = dict(zip((line.relative for line in lines), self.speakers(split)))
+        rows = []
         with open(path, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 label, a, b = line.rstrip("\n").split("\t")
-                if a not in embeddings or b not in embeddings:
-                    missing = a if a not in embeddings else b
-                    raise UserError(f"{path}:{number}: {missing} is not a readable utterance of "
-                                    f"{split}.tsv; rebuild the trials with `lebench trials`")
-                labels.append(int(label))
-                scores.append(float(embeddings[a] @ embeddings[b]))
-        return {"eer": ("eer", labels, scores), "mindcf": ("mindcf", labels, scores)}
+                for item in (a, b):
+                    if item not in speaker:
+                        raise UserError(f"{path}:{number}: {item} is not an utterance of "
+                                        f"{split}.tsv; rebuild the trials with `lebench trials`")
+                if a in embeddings and b in embeddings:
+                    rows.append({"enrol": a, "test": b, "enrol_speaker": speaker[a],
+                                 "test_speaker": speaker[b], "target": label,
+                                 "score": float(embeddings[a] @ embeddings[b])})
+        return rows
 
     def embed(self, model, split: str) -> dict[str, np.ndarray]:
         """Unit-length embedding per manifest path of the split."""
-        paths = self.manifest_paths(split)
-        self.load_dataset(split)
-        source = self.datasets[split].dataset
-        kept = [i for i in range(len(paths)) if i not in source.skipped_indices]
+        lines = self.manifest_lines(split)
+        kept = self.dataset_lines(split)
         out = {}
         for sample, output in self.outputs(model, split):
             emb = F.normalize(output["embedding"].float(), dim=-1)
             for idx, e in zip(sample["id"].tolist(), emb):
-                out[paths[kept[idx]]] = e.numpy()
+                out[lines[kept[idx]].relative] = e.numpy()
         return out

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from fairseq.tasks import register_task
 
-from downstream.parsing import linearise, read_tree, words_of
+from downstream.parsing import delinearise, linearise, read_tree, write_tree
 from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
 
 
@@ -22,14 +22,14 @@ class SpeechParsingConfig(Seq2SeqTaskConfig):
 @register_task("lebench_speech_parsing", dataclass=SpeechParsingConfig)
 class SpeechParsingTask(Seq2SeqTask):
     cfg: SpeechParsingConfig
-    metrics = ("uas", "las")
+    prediction_kind = "tree"
 
     def tokens(self, line: str, where: str) -> list[str]:
         return linearise(read_tree(line, where))
 
+    def text(self, tokens: list[str]) -> str:
+        return write_tree(delinearise(tokens))
+
     @property
     def table_name(self) -> str:
         return "sa"
-
-    def words(self, text: str) -> str:
-        return words_of(text.split())

@@ -1,10 +1,12 @@
 """``lebench_speech_recognition``: character CTC on top of an upstream, greedy decoding.
 
-Targets are fairseq letter files (``<split>.ltr``: ``l ' h o m m e | ...``) with their
-vocabulary ``dict.ltr.txt``, as ``lebench manifest --labels ltr`` writes them from
+Training targets are fairseq letter files (``<split>.ltr``: ``l ' h o m m e | ...``) with
+their vocabulary ``dict.ltr.txt``, as ``lebench manifest --labels ltr`` writes them from
 transcripts through the French normaliser (``downstream/text.py``); fairseq's own
 ``audio_finetuning`` reads the same files. The CTC blank is ``<s>`` (index 0), as in fairseq.
-Scored with WER and CER on normalised text.
+Scored with WER and CER against the raw transcripts (``<split>.transcript``, ``task.references``),
+both sides through the normaliser: a character never seen in training is an error to
+recognise, not a symbol that vanishes from the reference.
 """
 from __future__ import annotations
 
@@ -16,14 +18,15 @@ from fairseq.tasks import register_task
 
 from downstream.text import from_letters
 from fairseq_ext.data.targets import read_label_lines
-from fairseq_ext.tasks.downstream import (DownstreamTask, DownstreamTaskConfig, Scored,
-                                          vocabulary_path)
+from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, vocabulary_path
 from lebench.errors import UserError
 
 
 @dataclass
 class SpeechRecognitionConfig(DownstreamTaskConfig):
     labels: str = field(default="ltr", metadata={"help": "extension of the target files"})
+    references: str = field(default="transcript", metadata={
+        "help": "extension of the raw transcripts scored against (lebench manifest --labels transcript)"})
 
 
 def ctc_greedy(logits: torch.Tensor, lengths: torch.Tensor, blank: int) -> list[list[int]]:
@@ -40,6 +43,7 @@ def ctc_greedy(logits: torch.Tensor, lengths: torch.Tensor, blank: int) -> list[
 class SpeechRecognitionTask(DownstreamTask):
     cfg: SpeechRecognitionConfig
     target_kind = "sequence"
+    prediction_kind = "transcript"
 
     def __init__(self, cfg: SpeechRecognitionConfig, dictionary: Dictionary):
         super().__init__(cfg)
@@ -70,7 +74,10 @@ class SpeechRecognitionTask(DownstreamTask):
         return read_label_lines(path, skipped, parse)
 
     def decode(self, tokens: list[int]) -> str:
-        return from_letters([self.dictionary[t] for t in tokens if t != self.dictionary.unk()])
+        """Letters to text; the special symbols the output layer also has are left out."""
+        d = self.dictionary
+        special = {d.bos(), d.pad(), d.eos(), d.unk()}
+        return from_letters([d[t] for t in tokens if t not in special])
 
     @property
     def table_name(self) -> str:
@@ -79,11 +86,15 @@ class SpeechRecognitionTask(DownstreamTask):
     def describe(self, outputs: list[dict]) -> list[str]:
         return [self.decode(ctc_greedy(out["logits"], out["lengths"], self.blank)[0]) for out in outputs]
 
-    def evaluate(self, model, split: str) -> Scored:
-        refs, hyps = [], []
-        for sample, out in self.outputs(model, split):
-            for target, n, tokens in zip(sample["target"], sample["target_lengths"],
-                                         ctc_greedy(out["logits"], out["lengths"], self.blank)):
-                refs.append(self.decode(target[:n].tolist()))
-                hyps.append(self.decode(tokens))
-        return {"wer": ("wer", refs, hyps), "cer": ("cer", refs, hyps)}
+    @property
+    def reference_label(self) -> str:
+        return self.cfg.references
+
+    def hypotheses(self, model, split: str) -> dict[int, str]:
+        lines = self.dataset_lines(split)
+        out = {}
+        for sample, output in self.outputs(model, split):
+            for index, tokens in zip(sample["id"].tolist(),
+                                     ctc_greedy(output["logits"], output["lengths"], self.blank)):
+                out[lines[index]] = self.decode(tokens)
+        return out

@@ -28,7 +28,7 @@ class SpeechTranslationConfig(Seq2SeqTaskConfig):
 class SpeechTranslationTask(Seq2SeqTask):
     cfg: SpeechTranslationConfig
     sentencepiece = True
-    metrics = ("bleu",)
+    prediction_kind = "translation"
 
     def tokens(self, line: str, where: str) -> list[str]:
         return self.pieces.encode(line.strip(), out_type=str)

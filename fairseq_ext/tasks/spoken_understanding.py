@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from fairseq.tasks import register_task
 
-from downstream.slu import target_tokens, words
+from downstream.slu import target_tokens
 from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
 
 
@@ -22,7 +22,7 @@ class SpokenUnderstandingConfig(Seq2SeqTaskConfig):
 @register_task("lebench_spoken_understanding", dataclass=SpokenUnderstandingConfig)
 class SpokenUnderstandingTask(Seq2SeqTask):
     cfg: SpokenUnderstandingConfig
-    metrics = ("concept_er", "cver")
+    prediction_kind = "concepts"
 
     def tokens(self, line: str, where: str) -> list[str]:
         return target_tokens(line)
@@ -30,6 +30,3 @@ class SpokenUnderstandingTask(Seq2SeqTask):
     @property
     def table_name(self) -> str:
         return "slu"
-
-    def words(self, text: str) -> str:
-        return words(text.split())

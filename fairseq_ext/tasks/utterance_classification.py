@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from fairseq.tasks import register_task
 from omegaconf import MISSING
 
 from fairseq_ext.data.targets import class_parser, read_label_lines
-from fairseq_ext.tasks.downstream import (DownstreamTask, DownstreamTaskConfig, Scored,
-                                          vocabulary_path)
+from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, vocabulary_path
 from lebench.errors import UserError
 
 
@@ -59,10 +57,14 @@ class UtteranceClassificationTask(DownstreamTask):
             lines.append(f"{self.classes[best]} ({100 * float(probs[best]):.1f}%)")
         return lines
 
-    def evaluate(self, model, split: str) -> Scored:
-        refs, hyps = [], []
-        for sample, out in self.outputs(model, split):
-            refs.append(sample["target"])
-            hyps.append(out["logits"].argmax(-1))
-        refs, hyps = torch.cat(refs).tolist(), torch.cat(hyps).tolist()
-        return {"accuracy": ("accuracy", refs, hyps), "uar": ("uar", refs, hyps)}
+    @property
+    def reference_label(self) -> str:
+        return self.cfg.label
+
+    def hypotheses(self, model, split: str) -> dict[int, str]:
+        lines = self.dataset_lines(split)
+        out = {}
+        for sample, output in self.outputs(model, split):
+            for index, best in zip(sample["id"].tolist(), output["logits"].argmax(-1).tolist()):
+                out[lines[index]] = self.classes[best]
+        return out
