@@ -4,9 +4,14 @@ ASV, SA), every mode, from audio to report rows.
 The demo corpus has transcripts, speakers, genders, translations (en, es, pt), concept
 annotations and dependency trees (``manifests/demo/build.py``) but no emotion annotation,
 so two stand-ins keep the emotion pipelines exercised end to end, and are named as such in
-the tables: ``sentence_type`` (statement / question, carried by intonation) for categorical
-AER, and each utterance's own loudness contour (25 values per second) for continuous AER.
-Real corpora go through the same tasks with their readers (``lebench corpora``).
+the tables: ``sentence_type`` (statement / question: the same words read with falling or
+rising intonation, so only the prosody tells them apart) for categorical AER, and each
+utterance's own loudness contour (25 values per second) for continuous AER. Real corpora go
+through the same tasks with their readers (``lebench corpora``).
+
+Splits are the corpus's own (``split`` in its metadata): valid and test speakers read
+sentences that no training speaker reads, so every task is scored on unseen speakers and
+unseen sentences.
 """
 from __future__ import annotations
 
@@ -18,10 +23,11 @@ import soundfile as sf
 
 from downstream.run import run
 from downstream.trials import make_trials
+from lebench.errors import UserError
 from manifests.fairseq_manifest import split_records, write_manifests
 from manifests.records import read_records
 
-SPLITS = {"train": 0.625, "valid": 0.125, "test": 0.25}  # 10 / 2 / 4 speakers, half of each gender
+SPLITS = ("train", "valid", "test")  # the corpus's own: 10 / 2 / 4 speakers, 48 / 12 / 24 sentences
 LOUDNESS_RATE = 25
 
 # the sequence-to-sequence configs scaled down to 240 training utterances on a CPU
@@ -56,18 +62,22 @@ DEMO_TASKS: dict[str, tuple[str, str, list[str]]] = {
     "sa": ("sa", "speakers", SEQ2SEQ_DEMO),
 }
 SEQ2SEQ_TASKS = ("slu", "ast-fr-en", "ast-fr-es", "ast-fr-pt", "ast-es-fr", "sa")
-SPANISH_SPLITS = {"train": 0.5, "valid": 0.25, "test": 0.25}  # 2 / 1 / 1 Spanish voices
 
 
 def prepare_demo_tasks(records: Path, out: Path, seed: int = 42,
                        spanish_records: Path | None = None) -> Path:
     """Data folders for every demo task under ``out`` (``speakers/`` and ``asv/``, and
-    ``ast-es-fr/`` from the Spanish part of the demo corpus when its records are given)."""
+    ``ast-es-fr/`` from the Spanish part of the demo corpus when its records are given), in
+    the corpus's own split. Nothing already there is rewritten when it is the same."""
     out = Path(out)
     recs = list(read_records(records))
-    splits = split_records(recs, SPLITS, seed, by="speaker", stratify="gender")
-    write_manifests(splits, out / "speakers", labels=("gender", "sentence_type", "ltr", "speaker",
-                                                      *DEMO_TARGETS), progress=False)
+    splits = split_records(recs, {}, seed, by="label:split")
+    if sorted(splits) != sorted(SPLITS):
+        raise UserError(f"{records}: the demo tasks need the corpus's own splits {', '.join(SPLITS)} "
+                        f"(a `split` label), found {', '.join(splits) or 'none'}; rebuild the demo "
+                        "corpus with `lebench demo-corpus --force`")
+    write_manifests(splits, out / "speakers", labels=("gender", "sentence_type", "ltr", "transcript",
+                                                      "speaker", *DEMO_TARGETS), progress=False)
     for split in splits:
         write_loudness(out / "speakers", split)
     # verification: the test speakers are unseen; the others' utterances train and validate
@@ -77,7 +87,7 @@ def prepare_demo_tasks(records: Path, out: Path, seed: int = 42,
     write_manifests(asv, out / "asv", labels=("speaker",), progress=False)
     make_trials(out / "asv", "test", seed=seed)
     if spanish_records is not None:
-        spanish = split_records(list(read_records(spanish_records)), SPANISH_SPLITS, seed, by="speaker")
+        spanish = split_records(list(read_records(spanish_records)), {}, seed, by="label:split")
         write_manifests(spanish, out / "ast-es-fr", labels=("fr",), progress=False)
     return out
 
@@ -97,7 +107,9 @@ def write_loudness(data: Path, split: str) -> Path:
         level = np.clip(20 * np.log10(rms) / 30 + 1, -1, 1)
         lines.append(" ".join(f"{v:.3f}" for v in level))
     path = data / f"{split}.loudness"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = "\n".join(lines) + "\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -115,12 +127,15 @@ the schedules with them). Returns the results, also appended to ``store``."""
     tasks = tasks or list(DEMO_TASKS)
     results = []
 
-    def one(task: str, name: str, spec: str) -> None:
+    def one(task: str, name: str, spec: str) -> list:
         config, folder, overrides = DEMO_TASKS[task]
-        results.extend(run(config, Path(data_root) / folder, spec, name, Path(out) / task / name,
-                           store, seeds=tuple(seeds), cache=cache,
-                           overrides=[*overrides, *extra_overrides], quiet=quiet))
+        done = run(config, Path(data_root) / folder, spec, name, Path(out) / task / name, store,
+                   seeds=tuple(seeds), cache=cache, overrides=[*overrides, *extra_overrides],
+                   quiet=quiet)
+        results.extend(done)
+        return done
 
+    exported: dict[str, Path] = {}  # upstream name -> its ASR-fine-tuned export (first seed)
     for task in tasks:
         if not (Path(data_root) / DEMO_TASKS[task][1]).is_dir():
             print(f"{task}: skipped, no data folder {Path(data_root) / DEMO_TASKS[task][1]} "
@@ -128,10 +143,10 @@ the schedules with them). Returns the results, also appended to ``store``."""
             continue
         for name, spec in upstreams.items():
             if not (task == "asr-finetune" and spec == "mfb"):
-                one(task, name, spec)
-    if "asr-finetune" in tasks:
-        for name, spec in upstreams.items():
-            exported = Path(out) / "asr-finetune" / name / f"seed{seeds[0]}" / "upstream.pt"
-            for task in (t for t in AFTER_ASR if t in tasks and spec != "mfb"):
-                one(task, f"{name}+asr", str(exported))
+                finetuned = one(task, name, spec)
+                if task == "asr-finetune":
+                    exported[name] = Path(finetuned[0].config["checkpoint"]).parent / "upstream.pt"
+    for name, upstream in exported.items():
+        for task in (t for t in AFTER_ASR if t in tasks):
+            one(task, f"{name}+asr", str(upstream))
     return results

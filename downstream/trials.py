@@ -44,9 +44,10 @@ def make_trials(data: Path, split: str = "test", label: str = "speaker",
         for j in rng.sample(other, min(len(chosen), len(other))):
             pairs.setdefault((min(i, j), max(i, j)), 0)
     out = data / f"{split}.trials"
-    tmp = out.with_name(f".{out.name}.partial")
-    tmp.write_text("".join(f"{t}\t{paths[i]}\t{paths[j]}\n" for (i, j), t in sorted(pairs.items())),
-                   encoding="utf-8")
-    tmp.replace(out)
+    text = "".join(f"{t}\t{paths[i]}\t{paths[j]}\n" for (i, j), t in sorted(pairs.items()))
+    if not out.is_file() or out.read_text(encoding="utf-8") != text:  # the same list: left alone
+        tmp = out.with_name(f".{out.name}.partial")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
     targets = sum(pairs.values())
     return out, targets, len(pairs) - targets

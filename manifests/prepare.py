@@ -16,10 +16,12 @@ and is rejected.
 Streaming: inputs are read, processed and journalled in bounded blocks, so memory does not
 grow with the corpus beyond one id per input. Resumable: a rerun skips every input the
 journal lists; WAVs are written atomically; ``utterances.jsonl`` and ``rejects.tsv`` appear
-(atomically) only when the run is complete.
+(atomically) only when the run is complete, and are left as they are when a rerun finds
+the same.
 """
 from __future__ import annotations
 
+import filecmp
 import itertools
 import json
 import os
@@ -127,9 +129,17 @@ def prepare(items: Iterable[Utterance | Reject], out_dir: str | Path, *,
     if strict and rejected:
         raise UserError(f"{rejected} input(s) rejected ({dict(kinds)}), listed in {rejects_tmp}; "
                         "fix them or run without --strict")
-    os.replace(rejects_tmp, rejects_path)
-    os.replace(tmp_records, records)
+    _replace_if_changed(rejects_tmp, rejects_path)
+    _replace_if_changed(tmp_records, records)
     return PrepareSummary(kept_n, rejected, seconds / 3600, records, rejects_path, dict(kinds))
+
+
+def _replace_if_changed(new: Path, target: Path) -> None:
+    """Put ``new`` in place of ``target``, unless they are equal: a rerun rewrites nothing."""
+    if target.is_file() and filecmp.cmp(new, target, shallow=False):
+        new.unlink()
+    else:
+        os.replace(new, target)
 
 
 def _read_journal(path: Path, params: _Params) -> set[str]:
@@ -155,7 +165,8 @@ def _read_journal(path: Path, params: _Params) -> set[str]:
             if line.startswith("D\t") and line.endswith("\n"):
                 done.add(line[2:-1])
                 complete = f.tell()
-        f.truncate(complete)
+        if complete < f.tell():  # lines of an input cut short: that input is done again
+            f.truncate(complete)
     return done
 
 

@@ -1,6 +1,17 @@
-"""Launch a pretraining config of ``configs/pretrain`` on a manifest folder."""
+"""Launch a pretraining config of ``configs/pretrain`` on a manifest folder.
+
+A finished run is recognised and left alone: after training, ``SAVE_DIR/done.json`` records
+the settings (config, overrides, the manifests' content) and the last checkpoint's size and
+mtime. Launching the same settings again returns that checkpoint without starting fairseq,
+which would otherwise load it, train zero updates and write it again (a new file, a new
+fingerprint for every feature cache and head built on it). Other settings (a longer
+schedule, say) resume from ``checkpoint_last.pt`` as fairseq does.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 
 from tqdm import tqdm
@@ -31,13 +42,38 @@ def check_pretraining_data(data: Path, splits: tuple[str, ...] = ("train", "vali
 
 def pretrain(config: str, data: Path, save_dir: Path, overrides: list[str] = (),
              check_audio: bool = True, quiet: bool = False) -> Path:
-    """Train (or resume from ``save_dir/checkpoint_last.pt``); return the last checkpoint."""
-    config_path("pretrain", config)
+    """Train (or resume from ``save_dir/checkpoint_last.pt``); return the last checkpoint.
+    A run already finished with the same settings is returned as it is."""
     data, save_dir = Path(data).resolve(), Path(save_dir).resolve()
+    settings = {"config": config, "config_sha256": _sha256(config_path("pretrain", config)),
+                "overrides": list(overrides), "data": str(data), "manifests": _manifests(data)}
+    last, done = save_dir / "checkpoint_last.pt", save_dir / "done.json"
+    if done.is_file() and last.is_file():
+        record = json.loads(done.read_text(encoding="utf-8"))
+        if record.get("settings") == settings and record.get("checkpoint") == _stamp(last):
+            return last
     check_pretraining_data(data, audio=check_audio)
     fairseq_hydra_train("pretrain", config, [f"task.data={data}", f"checkpoint.save_dir={save_dir}",
                                              *overrides], save_dir, quiet=quiet)
-    last = save_dir / "checkpoint_last.pt"
     if not last.is_file():
         raise UserError(f"training ended without writing {last}; see {save_dir / 'train.log'}")
+    tmp = done.with_name(f".{done.name}.partial")
+    tmp.write_text(json.dumps({"settings": settings, "checkpoint": _stamp(last)}, indent=1),
+                   encoding="utf-8")
+    os.replace(tmp, done)
     return last
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _manifests(data: Path) -> dict[str, str]:
+    """The content hash of the manifests and metadata the pretraining task reads."""
+    return {p.name: _sha256(p) for p in sorted(data.glob("*.tsv"))
+            if p.name.split(".")[0] in ("train", "valid")}
+
+
+def _stamp(path: Path) -> dict:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}

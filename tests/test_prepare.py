@@ -95,7 +95,9 @@ def test_demo_corpus_shape(demo_corpus, demo_records):
     # the Spanish part (speech translation into French) is its own corpus folder
     with open(demo_corpus / "es_fr" / "metadata.csv") as f:
         spanish = list(csv.DictReader(f))
-    assert len(spanish) == 4 * 48 and len({r["speaker"] for r in spanish}) == 4
-    first = next(r for r in spanish if r["id"].endswith("_d01"))
+    assert len(spanish) == 2 * 48 + 12 * 2 + 24 * 2 and len({r["speaker"] for r in spanish}) == 4
+    first = next(r for r in spanish if r["id"].endswith("_d01_s"))
     assert first["transcript"].startswith("El tren") and first["fr"].startswith("Le train")
+    asked = next(r for r in spanish if r["id"].endswith("_d01_q"))
+    assert asked["transcript"].startswith("¿El tren") and asked["fr"].endswith(" ?")
     assert sf.info(str(demo_corpus / "es_fr" / first["path"])).duration > 1.0

@@ -2,24 +2,36 @@
 
 It is laid out like a lab's own corpus (see ``manifests.corpora.generic``): WAV files as the
 synthesiser writes them (22.05 kHz mono, so preparation really resamples) and a
-``metadata.csv`` with speaker, gender, transcript, speech type, licence, and the labels the
-downstream tasks train on: ``sentence_type`` (statement / question, rendered by espeak-ng
-with falling / rising intonation), ``accent`` (fr, fr-be, fr-ch), and for every sentence
-its translations ``en``, ``es``, ``pt``, its ``concepts`` (MEDIA-style tags, see
-``downstream/slu.py``) and its dependency ``tree`` (``form/head/relation``, Universal
-Dependencies relations, no punctuation since speech has none). The translations, concept
-spans and trees were written by hand for this project, sentence by sentence, by the
-developer who wrote the sentences (not machine output); ``tests/test_demo_targets.py``
-checks that their words are the sentences' words and that every tree is a tree.
+``metadata.csv`` with speaker, gender, transcript, speech type, licence, the corpus's own
+``split`` and the labels the downstream tasks train on: ``sentence_type``, ``accent`` (fr,
+fr-be, fr-ch), and for every sentence its translations ``en``, ``es``, ``pt``, its
+``concepts`` (MEDIA-style tags, see ``downstream/slu.py``) and its dependency ``tree``
+(``form/head/relation``, Universal Dependencies relations, no punctuation since speech has
+none). The sentences, translations, concept spans and trees were written by hand for this
+project, sentence by sentence (not machine output); ``tests/test_demo_targets.py`` checks
+that their words are the sentences' words and that every tree is a tree.
 
-16 speakers (8 male, 8 female), each an espeak-ng voice variant with its own pitch and rate,
-read 12 statements and 12 questions from ``sentences.tsv`` (sentences written for this
-project): 384 utterances, about a quarter of an hour of speech.
+Generalisation is what the demo measures, so the corpus comes with its split, like Common
+Voice: speakers *and sentences* of valid and test are never heard in training.
+
+- 84 declarative sentences (``sentences.tsv``): 48 for training, 12 for valid, 24 for test.
+- 16 speakers (8 male, 8 female), each an espeak-ng voice variant with its own pitch and
+  rate: 10 train (5 + 5), 2 valid (1 + 1), 4 test (2 + 2), the valid and test voices on
+  variants no training voice uses where espeak-ng has enough of them.
+- Each speaker reads 24 utterances of its split's sentences, half as statements (``.``,
+  falling intonation) and half as questions (``?``, rising intonation) with the very same
+  words: the ``sentence_type`` stand-in for categorical emotion can only be told from
+  intonation. Train speakers read 24 of the 48 training sentences; valid and test
+  speakers read every sentence of their pool, valid ones each sentence both ways.
+  384 utterances, about a quarter of an hour of speech.
+
+The targets of a question follow its punctuation: ``?`` ends the French text, the concept
+line and the translations (``¿...?`` in Spanish); trees have no punctuation.
 
 For speech translation into French (mTEDx's es-fr direction), ``es_fr/`` holds a small
-corpus of its own in the same layout: 4 Spanish voices (2 male, 2 female) read the Spanish
-translation of every sentence (192 utterances), with the French sentence as label ``fr``.
-It is a separate folder so that nothing French (pretraining, ASR...) ever reads it.
+corpus of its own in the same layout and with the same split of sentences: 4 Spanish voices
+(2 train, 1 valid, 1 test) read the Spanish translations, with the French sentence as label
+``fr``. It is a separate folder so that nothing French (pretraining, ASR...) ever reads it.
 """
 from __future__ import annotations
 
@@ -34,13 +46,14 @@ from lebench.errors import UserError
 
 SENTENCES = Path(__file__).with_name("sentences.tsv")
 LICENCE = "CC0-1.0"
-PER_TYPE = 12  # sentences of each type per speaker
+PER_SPEAKER = 24  # utterances per speaker, half statements, half questions
 TARGETS = ("en", "es", "pt", "concepts", "tree")  # per-sentence annotations of sentences.tsv
+SPLITS = ("train", "valid", "test")
 METADATA_FIELDS = ["path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
-                   "sentence_type", "accent", "voice", *TARGETS]
+                   "split", "sentence", "sentence_type", "accent", "voice", *TARGETS]
 SPANISH = "es_fr"  # subfolder: Spanish speech, French targets
 SPANISH_FIELDS = ["path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
-                  "sentence_type", "accent", "voice", "fr"]
+                  "split", "sentence", "sentence_type", "accent", "voice", "fr"]
 
 
 @dataclass(frozen=True)
@@ -51,21 +64,22 @@ class Voice:
     variant: str   # espeak-ng voice variant: m1..m7, f1..f5
     pitch: int     # espeak-ng -p (0-99)
     rate: int      # espeak-ng -s (words per minute)
+    split: str     # the split whose sentences this speaker reads
 
 
 VOICES = [
-    Voice("s01", "M", "fr", "m1", 45, 165), Voice("s02", "M", "fr", "m2", 55, 175),
-    Voice("s03", "M", "fr-be", "m3", 50, 160), Voice("s04", "M", "fr-ch", "m4", 40, 180),
-    Voice("s05", "M", "fr", "m5", 50, 170), Voice("s06", "M", "fr-be", "m6", 60, 155),
-    Voice("s07", "M", "fr-ch", "m7", 45, 175), Voice("s08", "M", "fr", "m3", 35, 185),
-    Voice("s09", "F", "fr", "f1", 50, 170), Voice("s10", "F", "fr", "f2", 60, 160),
-    Voice("s11", "F", "fr-be", "f3", 45, 175), Voice("s12", "F", "fr-ch", "f4", 55, 165),
-    Voice("s13", "F", "fr", "f5", 50, 180), Voice("s14", "F", "fr-be", "f1", 65, 160),
-    Voice("s15", "F", "fr-ch", "f2", 40, 170), Voice("s16", "F", "fr", "f4", 55, 185),
+    Voice("s01", "M", "fr", "m1", 45, 165, "train"), Voice("s02", "M", "fr", "m2", 55, 175, "train"),
+    Voice("s03", "M", "fr-be", "m3", 50, 160, "train"), Voice("s04", "M", "fr-ch", "m4", 40, 180, "train"),
+    Voice("s05", "M", "fr", "m5", 50, 170, "test"), Voice("s06", "M", "fr-be", "m6", 60, 155, "test"),
+    Voice("s07", "M", "fr-ch", "m7", 45, 175, "valid"), Voice("s08", "M", "fr", "m3", 35, 185, "train"),
+    Voice("s09", "F", "fr", "f1", 50, 170, "train"), Voice("s10", "F", "fr", "f2", 60, 160, "train"),
+    Voice("s11", "F", "fr-be", "f3", 45, 175, "test"), Voice("s12", "F", "fr-ch", "f4", 55, 165, "train"),
+    Voice("s13", "F", "fr", "f5", 50, 180, "test"), Voice("s14", "F", "fr-be", "f1", 65, 160, "train"),
+    Voice("s15", "F", "fr-ch", "f2", 40, 170, "valid"), Voice("s16", "F", "fr", "f4", 55, 185, "train"),
 ]
 SPANISH_VOICES = [
-    Voice("e01", "M", "es", "m1", 45, 160), Voice("e02", "F", "es", "f2", 55, 165),
-    Voice("e03", "M", "es", "m4", 50, 170), Voice("e04", "F", "es", "f4", 60, 160),
+    Voice("e01", "M", "es", "m1", 45, 160, "train"), Voice("e02", "F", "es", "f2", 55, 165, "train"),
+    Voice("e03", "M", "es", "m4", 50, 170, "valid"), Voice("e04", "F", "es", "f4", 60, 160, "test"),
 ]
 
 
@@ -96,45 +110,69 @@ def build_demo_corpus(out_dir: str | Path, force: bool = False) -> Path:
     (tmp / "README.txt").write_text(
         "lebench demo corpus: French sentences written for the project, synthesised offline.\n"
         f"Synthesiser: {version}\nVoices: {len(VOICES)} (8 male, 8 female); "
-        f"utterances: {len(rows)}; licence: {LICENCE}.\n{SPANISH}/: {len(SPANISH_VOICES)} Spanish "
-        f"voices read the sentences' Spanish translations ({len(spanish)} utterances).\n", encoding="utf-8")
+        f"utterances: {len(rows)}; licence: {LICENCE}.\nThe split column is the corpus's own: "
+        "valid and test speakers read sentences no training speaker reads.\n"
+        f"{SPANISH}/: {len(SPANISH_VOICES)} Spanish voices read the sentences' Spanish "
+        f"translations ({len(spanish)} utterances).\n", encoding="utf-8")
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
     return out_dir
 
 
-def _sentences() -> list[dict[str, str]]:
+def sentences(split: str | None = None) -> list[dict[str, str]]:
+    """The rows of ``sentences.tsv`` (of one split), as statements."""
     with open(SENTENCES, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [r for r in rows if split is None or r["split"] == split]
 
 
-def _spanish_script() -> list[dict[str, str]]:
-    """Every Spanish voice reads the Spanish translation of every sentence."""
-    return [{"path": f"wav/{v.speaker}/{v.speaker}_{s['id']}.wav", "id": f"{v.speaker}_{s['id']}",
-             "speaker": v.speaker, "gender": v.gender, "transcript": s["es"],
-             "speech_type": "synthetic", "licence": LICENCE, "sentence_type": s["sentence_type"],
-             "accent": v.accent, "voice": f"{v.accent}+{v.variant} -p {v.pitch} -s {v.rate}",
-             "fr": s["text"]} for v in SPANISH_VOICES for s in _sentences()]
+def as_question(sentence: dict[str, str]) -> dict[str, str]:
+    """The same words asked: ``?`` instead of the final ``.`` (Spanish opens with ``¿``)."""
+    def ask(text: str, spaced: bool) -> str:
+        return text.rstrip().removesuffix(".").rstrip() + (" ?" if spaced else "?")
+    return {**sentence, "text": ask(sentence["text"], True), "concepts": ask(sentence["concepts"], True),
+            "en": ask(sentence["en"], False), "pt": ask(sentence["pt"], False),
+            "es": "¿" + ask(sentence["es"], False)}
+
+
+def readings(voices: list[Voice], per_speaker: int) -> list[tuple[Voice, dict[str, str], bool]]:
+    """Who says what, ``(voice, sentence, asked as a question)``: each voice reads sentences of
+    its own split only. A pool at least ``per_speaker`` long is shared out in blocks of
+    ``per_speaker``, the voices on one block alternating which sentences they ask; a smaller
+    pool is read whole, every sentence both ways."""
+    out = []
+    for split in SPLITS:
+        pool = sentences(split)
+        for k, voice in enumerate(v for v in voices if v.split == split):
+            if len(pool) >= per_speaker:
+                blocks = len(pool) // per_speaker
+                start, turn = (k % blocks) * per_speaker, k // blocks
+                out += [(voice, pool[start + j], (j + turn) % 2 == 1) for j in range(per_speaker)]
+            else:
+                out += [(voice, s, asked) for s in pool for asked in (False, True)]
+    return out
+
+
+def _row(voice: Voice, sentence: dict[str, str], asked: bool, transcript: str) -> dict[str, str]:
+    said = as_question(sentence) if asked else sentence
+    utt = f"{voice.speaker}_{sentence['id']}_{'q' if asked else 's'}"
+    return {"path": f"wav/{voice.speaker}/{utt}.wav", "id": utt, "speaker": voice.speaker,
+            "gender": voice.gender, "transcript": said[transcript], "speech_type": "synthetic",
+            "licence": LICENCE, "split": voice.split, "sentence": sentence["id"],
+            "sentence_type": "question" if asked else "statement", "accent": voice.accent,
+            "voice": f"{voice.accent}+{voice.variant} -p {voice.pitch} -s {voice.rate}",
+            **{k: said[k] for k in TARGETS}, "fr": said["text"]}
 
 
 def _script() -> list[dict[str, str]]:
-    """Who says what: each speaker reads PER_TYPE statements and PER_TYPE questions."""
-    sentences = _sentences()
-    by_type = {t: [s for s in sentences if s["sentence_type"] == t] for t in ("statement", "question")}
-    rows = []
-    for i, v in enumerate(VOICES):
-        for t, step in (("statement", 5), ("question", 7)):
-            pool = by_type[t]
-            for j in range(PER_TYPE):
-                s = pool[(i * step + j) % len(pool)]
-                utt = f"{v.speaker}_{s['id']}"
-                rows.append({"path": f"wav/{v.speaker}/{utt}.wav", "id": utt, "speaker": v.speaker,
-                             "gender": v.gender, "transcript": s["text"], "speech_type": "synthetic",
-                             "licence": LICENCE, "sentence_type": t, "accent": v.accent,
-                             "voice": f"{v.accent}+{v.variant} -p {v.pitch} -s {v.rate}",
-                             **{k: s[k] for k in TARGETS}})
-    return rows
+    return [_row(v, s, asked, "text") for v, s, asked in readings(VOICES, PER_SPEAKER)]
+
+
+def _spanish_script() -> list[dict[str, str]]:
+    """The Spanish voices read every sentence of their split, the training ones half of them
+    as questions each (48 per voice), the others both ways."""
+    return [_row(v, s, asked, "es") for v, s, asked in readings(SPANISH_VOICES, 2 * PER_SPEAKER)]
 
 
 def _speak(espeak: str, root: Path, row: dict[str, str], voices: list[Voice]) -> None:
