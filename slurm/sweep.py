@@ -19,6 +19,12 @@ results are in the store and is skipped when that marker exists; a failure write
 and the queue, and ``--resubmit`` submits an array of the failed elements only. Each submission freezes
 the element list (``sweep/submitted/*.json``), so editing the YAML never re-targets a
 queued array.
+
+An element with no marker is in the queue (``squeue``), or it ended without writing one:
+Slurm's accounting (``sacct``, else ``scontrol`` for jobs the controller still holds) says
+how (TIMEOUT, OUT_OF_MEMORY, CANCELLED...). When Slurm cannot answer, ``status`` stops with
+an error rather than guess: a running element taken for a failed one would be submitted
+twice.
 """
 from __future__ import annotations
 
@@ -232,14 +238,58 @@ def _submissions(sweep: Sweep) -> list[tuple[str, list[int]]]:
     return out
 
 
+def _slurm(command: list[str], what: str) -> str:
+    """A Slurm client's output; a UserError when it is missing or fails."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise UserError(f"`{command[0]}` not found: {what} needs the Slurm client commands; run "
+                        "`lebench slurm status` on a login node of the cluster") from None
+    except subprocess.TimeoutExpired:
+        raise UserError(f"`{shlex.join(command)}` did not answer in 120 s; {what} is not known, "
+                        "nothing was submitted; try again when the controller answers") from None
+    if done.returncode != 0:
+        reason = (done.stderr or done.stdout).strip().splitlines()
+        raise UserError(f"`{shlex.join(command)}` failed ({reason[-1] if reason else f'exit {done.returncode}'}); "
+                        f"{what} is not known, nothing was submitted; try again when Slurm answers")
+    return done.stdout
+
+
 def _queue() -> dict[str, str]:
     """``JOBID_INDEX -> state`` for this user's queued array elements."""
-    try:
-        done = subprocess.run(["squeue", "-h", "-r", "-u", str(os.getuid()), "-o", "%i %T"],
-                              capture_output=True, text=True)
-    except FileNotFoundError:
+    out = _slurm(["squeue", "-h", "-r", "-u", str(os.getuid()), "-o", "%i %T"], "the queue")
+    return dict(line.split()[:2] for line in out.splitlines() if line.strip())
+
+
+def _ended(elements: list[str]) -> dict[str, str]:
+    """How array elements (``JOBID_INDEX``) out of the queue ended, from ``sacct``; where the
+    cluster keeps no accounting, from ``scontrol`` (jobs ended within ``MinJobAge``). An
+    element neither knows is absent."""
+    if not elements:
         return {}
-    return dict(line.split()[:2] for line in done.stdout.splitlines() if line.strip())
+    jobs = sorted({e.split("_")[0] for e in elements})
+    try:
+        out = _slurm(["sacct", "-n", "-P", "-X", "-j", ",".join(jobs), "-o", "JobID,State"],
+                     "how the elements ended")
+        return {job: state.split()[0] for job, state in
+                (line.split("|")[:2] for line in out.splitlines() if "|" in line) if job in elements}
+    except UserError as e:
+        if "accounting storage is disabled" not in str(e).lower():
+            raise
+    states = {}
+    for job in jobs:
+        try:
+            out = _slurm(["scontrol", "-o", "show", "job", job], "how the elements ended")
+        except UserError as e:
+            if "invalid job id" in str(e).lower():
+                continue  # purged from the controller: ended long ago
+            raise
+        for line in out.splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            element = f"{fields.get('ArrayJobId')}_{fields.get('ArrayTaskId')}"
+            if element in elements:
+                states[element] = fields.get("JobState", "UNKNOWN")
+    return states
 
 
 def status(sweep: Sweep) -> list[ElementStatus]:
@@ -248,22 +298,32 @@ def status(sweep: Sweep) -> list[ElementStatus]:
     for job, indices in _submissions(sweep):
         for i in indices:
             last_job[i] = job
+    unmarked = [f"{last_job[i]}_{i}" for i, e in enumerate(sweep.elements)
+                if i in last_job and f"{last_job[i]}_{i}" not in queue
+                and not sweep.marker("done", e).is_file() and not sweep.marker("failed", e).is_file()]
+    ended = _ended(unmarked)
     rows = []
     for i, e in enumerate(sweep.elements):
         job = last_job.get(i)
+        element = f"{job}_{i}"
         log = str(log_path(sweep, job, i)) if job else ""
         done, failed = sweep.marker("done", e), sweep.marker("failed", e)
         if done.is_file():
             rows.append(ElementStatus(i, e.name, "done", f"{json.loads(done.read_text())['results']} results"))
-        elif job and f"{job}_{i}" in queue:
-            rows.append(ElementStatus(i, e.name, queue[f"{job}_{i}"].lower(), f"job {job}_{i}", log))
+        elif job and element in queue:
+            rows.append(ElementStatus(i, e.name, queue[element].lower(), f"job {element}", log))
         elif failed.is_file():
             record = json.loads(failed.read_text())
             rows.append(ElementStatus(i, e.name, "failed", record["error"].splitlines()[0][:200],
                                       record.get("log") or log))
+        elif job and ended.get(element) in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING",
+                                            "REQUEUED", "RESIZING", "SUSPENDED"):
+            rows.append(ElementStatus(i, e.name, ended[element].lower(), f"job {element} (sacct)", log))
         elif job:
-            rows.append(ElementStatus(i, e.name, "failed", "ended without a marker (killed: time "
-                                      "limit, memory or node failure)", log))
+            how = ended.get(element)
+            rows.append(ElementStatus(i, e.name, "failed", f"ended without a marker ({how})" if how else
+                                      "ended without a marker (killed: time limit, memory or node "
+                                      "failure; Slurm no longer knows the job)", log))
         else:
             rows.append(ElementStatus(i, e.name, "not submitted"))
     return rows

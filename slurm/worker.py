@@ -13,7 +13,9 @@
   fairseq without ``fairseq_fixes``, a full disk) is passed over for the newest complete one;
 - at ``SIGUSR1`` (Slurm's ``--signal``, ahead of the time limit) or ``SIGTERM`` (preemption,
   cancellation), all ranks agree at the next update boundary, save a checkpoint, and stop.
-  The exit status tells the job script what to do: ``REQUEUE`` after ``SIGUSR1``.
+  The exit status tells the job script what to do: ``REQUEUE`` after ``SIGUSR1``;
+- when it stops, prints a digest of its parameters: in data-parallel training every rank
+  must hold the same ones, and the job log shows that they do.
 
 Usage (written by ``slurm.pretrain``): ``python -m slurm.worker CONFIG_YAML [overrides...]``.
 """
@@ -101,6 +103,19 @@ def restore_overrides(save_dir: Path, finetune_from_model: str | None = None) ->
                      f"away to start this run over")
 
 
+def parameters_digest(model) -> str:
+    """sha256 of every parameter and buffer, in name order: equal on all ranks of a run whose
+    gradients are synchronised."""
+    import hashlib
+
+    import torch
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 class StopAtSignal:
     """Wraps fairseq's ``validate_and_save``: after a signal, save and stop at the next update."""
 
@@ -117,6 +132,10 @@ class StopAtSignal:
             valid_losses, should_stop = original(cfg, trainer, task, epoch_itr, valid_subsets,
                                                  end_of_epoch)
             kind = self._agreed(trainer)
+            if should_stop or kind:
+                print(f"slurm.worker rank {trainer.data_parallel_rank}: parameters at update "
+                      f"{trainer.get_num_updates()}: sha256 {parameters_digest(trainer.model)}",
+                      flush=True)
             if should_stop or not kind:
                 return valid_losses, should_stop
             from fairseq import checkpoint_utils

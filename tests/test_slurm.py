@@ -2,8 +2,9 @@
 
 Real jobs: a demo pretraining cut by its time limit's signal and requeued until it ends, a
 2-process (gloo) pretraining compared with one process, a sweep array with a failing
-element, status, and the resubmission of that element alone. Scripts and bad requests are
-checked too; nothing is submitted for those.
+element, status, and the resubmission of that element alone; an element cancelled while it
+runs; a controller that does not answer. Scripts and bad requests are checked too; nothing
+is submitted for those.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 import torch
 import yaml
 
+from downstream.run import run_folder
 from lebench.cli import main
 from lebench.errors import UserError
 from pretrain.launch import pretrain
@@ -27,7 +29,7 @@ from slurm.pretrain import submit_pretraining
 from slurm.sweep import load_sweep, status
 
 sys.path.insert(0, str(Path(__file__).parent))
-from slurm_cluster import LocalSlurm, Unavailable  # noqa: E402
+from slurm_cluster import LocalSlurm, Unavailable, _free_port  # noqa: E402
 
 # 100 updates of the demo with the effective batch of 2 GPU-steps of 96,000 samples: one
 # process accumulates 2 steps (update_freq 2), two processes take one step each.
@@ -126,6 +128,10 @@ def test_two_processes_train_like_one_with_the_same_effective_batch(
     log = (save / "slurm" / f"{job}.out").read_text()
     assert "initialized host" in log and "rank 1" in log
     assert "this run: 2 GPU(s) x update_freq 1 x max_tokens 96,000" in log
+    # gradients are synchronised: both ranks end with the very same parameters (each rank saw
+    # other batches, so without the all-reduce they would differ from the first update on)
+    digests = dict(re.findall(r"rank (\d): parameters at update 100: sha256 (\w+)", log))
+    assert set(digests) == {"0", "1"} and digests["0"] == digests["1"], log[-3000:]
     final = checkpoint_state(save / "checkpoint_last.pt")
     assert final["updates"] == 100
     # Same batches per update (rank r takes batch r of each pair); masks and dropout differ.
@@ -136,12 +142,13 @@ def test_two_processes_train_like_one_with_the_same_effective_batch(
           file=sys.stderr)
 
 
-def write_sweep(path: Path, data: Path, seeds=(1, 2, 3), upstream: str = "mfb") -> Path:
+def write_sweep(path: Path, data: Path, seeds=(1, 2, 3), upstream: str = "mfb",
+                epochs: int = 3) -> Path:
     path.write_text(yaml.safe_dump({
         "results": "results.jsonl", "out": "runs", "cache": "cache", "seeds": list(seeds),
         "upstreams": {"MFB": upstream},
         "tasks": {"gender": {"config": "gender", "data": str(data),
-                             "overrides": ["optimization.max_epoch=3"]}}}))
+                             "overrides": [f"optimization.max_epoch={epochs}"]}}}))
     return path
 
 
@@ -149,7 +156,9 @@ def test_sweep_array_status_and_resubmission_of_the_failed_element(
         cluster, profile, demo_manifests, tmp_path, capsys):
     sweep_file = write_sweep(tmp_path / "sweep.yaml", demo_manifests)
     # Element 1 (seed 2) finds a truncated checkpoint left by a crashed run: fairseq cannot load it.
-    stale = tmp_path / "runs" / "MFB" / "gender" / "seed2" / "checkpoint_last.pt"
+    folder, _, _ = run_folder("gender", demo_manifests, "mfb", tmp_path / "runs" / "MFB" / "gender",
+                              seed=2, overrides=["optimization.max_epoch=3"], cached=True)
+    stale = folder / "checkpoint_last.pt"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"PK\x03\x04 truncated")
     assert main(["slurm", "sweep", str(sweep_file), "--profile", str(profile), "--time", "10:00",
@@ -186,6 +195,40 @@ def test_sweep_array_status_and_resubmission_of_the_failed_element(
     # A resubmission of a finished sweep submits nothing.
     assert main(["slurm", "sweep", str(sweep_file), "--profile", str(profile)]) == 0
     assert "nothing submitted" in capsys.readouterr().out
+
+
+def test_a_cancelled_element_is_failed_with_slurms_reason_and_a_silent_queue_submits_nothing(
+        cluster, profile, demo_manifests, tmp_path, capsys):
+    sweep_file = write_sweep(tmp_path / "sweep.yaml", demo_manifests, seeds=(1,), epochs=500)
+    assert main(["slurm", "sweep", str(sweep_file), "--profile", str(profile), "--time", "10:00"]) == 0
+    job = submitted(capsys)
+    deadline = time.time() + 120
+    while "running" not in [r.state for r in status(load_sweep(sweep_file))]:
+        assert time.time() < deadline, "the element never started"
+        time.sleep(1)
+    time.sleep(3)
+    subprocess.run(["scancel", job], check=True)
+    wait_for(job)
+    (row,) = status(load_sweep(sweep_file))
+    # no marker: the job was killed; Slurm's own record (sacct, here scontrol) says how
+    assert row.state == "failed" and "ended without a marker (CANCELLED" in row.detail, row
+    jobs = (tmp_path / "runs" / "sweep" / "jobs.tsv").read_text()
+    # a controller that does not answer: status and --resubmit stop, nothing is submitted
+    dead = tmp_path / "dead.conf"
+    dead.write_text(re.sub(r"SlurmctldPort=\d+", f"SlurmctldPort={_free_port()}",
+                           cluster.conf.read_text()))
+    os.environ["SLURM_CONF"] = str(dead)
+    try:
+        for args in (["slurm", "status", str(sweep_file)],
+                     ["slurm", "status", str(sweep_file), "--resubmit", "--profile", str(profile),
+                      "--time", "10:00"]):
+            assert main(args) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and "`squeue" in err[0] and "nothing was submitted" in err[0], err
+    finally:
+        os.environ["SLURM_CONF"] = str(cluster.conf)
+    assert (tmp_path / "runs" / "sweep" / "jobs.tsv").read_text() == jobs
+    assert subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout == ""
 
 
 def test_bad_requests_fail_before_submission(cluster, profile, demo_manifests, tmp_path):
