@@ -10,8 +10,10 @@ STAMP := $(VENV)/.lebench-installed
 demo: $(STAMP) system-deps
 	$(BIN)/lebench demo
 
+# Two workers (CI has two cores), each taking whole test files: module fixtures run once.
+TEST_WORKERS ?= 2
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
 
 bench: $(STAMP) system-deps
 	bash bench/run.sh

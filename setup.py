@@ -48,6 +48,8 @@ setup(
         "matplotlib",  # report plots
         "sentencepiece",  # speech translation targets
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # jiwer: the independent WER/CER the metric tests compare with (sklearn and sacrebleu
+    # are runtime dependencies already); pytest-xdist: `make test` runs two workers
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "jiwer>=3"]},
     entry_points={"console_scripts": ["lebench=lebench.cli:main"]},
 )

@@ -10,7 +10,8 @@ from lebench import REPO_ROOT
 from lebench.errors import UserError
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command with its options (``lebench --help``)."""
     parser = argparse.ArgumentParser(
         prog="lebench",
         description="Pretrain, evaluate and publish French wav2vec2 models (LeBenchmark).",
@@ -24,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus-dir", type=Path, default=REPO_ROOT / "data" / "demo_corpus")
     p.add_argument("--fresh", action="store_true", help="recompute everything but the corpus")
     p.add_argument("--verbose", action="store_true", help="show fairseq's own log lines")
+    p.add_argument("--tasks", default="", help="comma-separated part of the suite (default: every "
+                   "task; `lebench suite --help` lists them)")
+    p.add_argument("--updates", type=_positive_int, help="pretraining updates (default: the demo "
+                   "config's)")
     p.set_defaults(run=_demo)
 
     p = sub.add_parser("demo-corpus", help="synthesise the demo corpus with espeak-ng")
@@ -148,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.max_epoch=5")
     p.set_defaults(run=_downstream)
 
+    p = sub.add_parser("score", help="score a run's predictions file again, from the file alone")
+    p.add_argument("predictions", type=Path, nargs="+", help="predictions.<split>.tsv of a downstream run")
+    p.add_argument("--kind", help="what the file holds (class, transcript, concepts, translation, "
+                   "tree, frames, trials); default: from the scores.<split>.json beside it")
+    p.set_defaults(run=_score)
+
     p = sub.add_parser("extract", help="cache an upstream's frozen features (every layer, float16)")
     p.add_argument("--data", type=Path, required=True, help="folder with <split>.tsv manifests")
     p.add_argument("--upstream", required=True)
@@ -215,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("sweep", type=Path)
     q.add_argument("--index", type=int, required=True)
     q.set_defaults(run=_slurm_element)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     # Hydra overrides may follow options (`pretrain demo --data D key=value`); argparse would
     # reject positionals given after the options, so they are collected here.
     args, extra = parser.parse_known_args(argv)
@@ -238,7 +253,23 @@ def main(argv: list[str] | None = None) -> int:
 
 def _demo(a) -> None:
     from lebench.demo import run_demo
-    run_demo(a.workdir, a.corpus_dir, fresh=a.fresh, verbose=a.verbose)
+    run_demo(a.workdir, a.corpus_dir, fresh=a.fresh, verbose=a.verbose, tasks=_suite_tasks(a.tasks),
+             updates=a.updates)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _suite_tasks(text: str) -> list[str] | None:
+    from downstream.suite import DEMO_TASKS
+    tasks = [t for t in text.split(",") if t]
+    unknown = sorted(set(tasks) - set(DEMO_TASKS))
+    if unknown:
+        raise UserError(f"unknown task(s) {unknown}; the suite has {', '.join(DEMO_TASKS)}")
+    return tasks or None
 
 
 def _demo_corpus(a) -> None:
@@ -247,16 +278,12 @@ def _demo_corpus(a) -> None:
 
 
 def _corpora(a) -> None:
-    import inspect
-    from manifests.corpora import READERS
+    from manifests.corpora import READERS, describe
     if a.name:
-        if a.name not in READERS:
-            raise UserError(f"unknown reader {a.name!r}; available: {', '.join(READERS)}")
-        reader = READERS[a.name]
-        print(f"{inspect.getdoc(reader)}\n\n{inspect.getdoc(inspect.getmodule(reader))}")
+        print(describe(a.name)[1])
         return
-    for name, reader in READERS.items():
-        print(f"{name:24s} {(inspect.getdoc(reader) or '').splitlines()[0]}")
+    for name in READERS:
+        print(f"{name:24s} {describe(name)[0]}")
 
 
 def _prepare(a) -> None:
@@ -387,20 +414,46 @@ def _floats(text: str) -> tuple[float, ...]:
         raise UserError(f"{text!r}: expected comma-separated numbers") from None
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    values = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not values or not all(v.isdigit() for v in values):
+        raise UserError(f"{text!r}: expected comma-separated whole numbers, e.g. 1,2,3")
+    return tuple(int(v) for v in values)
+
+
 def _downstream(a) -> None:
     from downstream.results import signatures
     from downstream.run import run
     from downstream.upstream import upstream_name
     results = run(a.config, a.data, a.upstream, a.name or upstream_name(a.upstream), a.out,
-                  a.results, seeds=tuple(int(s) for s in _floats(a.seeds)), lrs=_floats(a.lr) or None,
+                  a.results, seeds=_ints(a.seeds), lrs=_floats(a.lr) or None,
                   splits=tuple(x for x in a.splits.split(",") if x), cache=a.cache,
                   overrides=a.overrides)
     for r in results:
         interval = f" [{r.low:.4f}, {r.high:.4f}]" if r.low is not None else ""
         print(f"{r.task} {r.split} {r.metric} (seed {r.seed}, lr {r.config['lr']:g}): "
-              f"{r.value:.4f}{interval} ({r.utterances} items)")
+              f"{r.value:.4f}{interval} ({r.utterances} items; resampled: {r.resampling})")
     for signature in signatures(results):
         print(f"sacreBLEU: {signature}")
+
+
+def _score(a) -> None:
+    from downstream.metrics import metric_of
+    from downstream.scoring import rescore
+    for path in a.predictions:
+        scores, stored = rescore(path, a.kind)
+        print(path)
+        for s in scores:
+            k, d = (100, 2) if metric_of(s.column).percent else (1, 4)
+            interval = f" [{k * s.low:.{d}f}, {k * s.high:.{d}f}]" if s.low is not None else ""
+            print(f"  {s.column}: {k * s.value:.{d}f}{interval} ({s.items} items; "
+                  f"resampled: {s.resampling})")
+        if stored is not None:
+            same = [(x.column, x.value, x.low, x.high) for x in scores] == \
+                [(x.column, x.value, x.low, x.high) for x in stored]
+            print("  = the scores stored with the run" if same else
+                  "  differs from the scores stored with the run: " +
+                  ", ".join(f"{x.column} {x.value:.4f}" for x in stored))
 
 
 def _extract(a) -> None:
@@ -421,28 +474,28 @@ def _trials(a) -> None:
 
 
 def _suite(a) -> None:
-    from downstream.results import read_results, table, to_markdown
-    from downstream.suite import DEMO_TASKS, prepare_demo_tasks, run_suite
+    from downstream.results import read_results, resampling_note, table, to_markdown
+    from downstream.suite import prepare_demo_tasks, run_suite
     upstreams = dict(u.split("=", 1) for u in a.upstream if "=" in u)
     if len(upstreams) != len(a.upstream):
         raise UserError("--upstream takes NAME=SPEC, e.g. --upstream MFB=mfb")
-    tasks = [t for t in a.tasks.split(",") if t] or list(DEMO_TASKS)
-    unknown = sorted(set(tasks) - set(DEMO_TASKS))
-    if unknown:
-        raise UserError(f"unknown task(s) {unknown}; the suite has {', '.join(DEMO_TASKS)}")
+    tasks = _suite_tasks(a.tasks) or list(DEMO_TASKS)
     data = prepare_demo_tasks(a.records, a.out / "data", spanish_records=a.es_records)
     store = a.out / "results.jsonl"
     run_suite(data, upstreams, a.out / "runs", store, tasks,
               cache=None if a.no_cache else a.out / "cache", quiet=True)
-    print(to_markdown(*table(read_results(store))), end="")
+    results = read_results(store)
+    print(to_markdown(*table(results)) + f"\n{resampling_note(results)}")
 
 
 def _report(a) -> None:
-    from downstream.results import (read_results, signatures, split_table, table, to_csv, to_latex,
-                                    to_markdown, write_report)
+    from downstream.results import (read_results, resampling_note, signatures, split_table, table,
+                                    to_csv, to_latex, to_markdown, write_report)
     results = read_results(a.results)
     header, rows = split_table(results, a.by_split) if a.by_split else table(results, split=a.split)
     print({"md": to_markdown, "csv": to_csv, "tex": to_latex}[a.format](header, rows), end="")
+    if a.format == "md":
+        print(f"\n{resampling_note(results, a.split)}")
     for signature in signatures(results):
         print(f"sacreBLEU: {signature}")
     if a.out:

@@ -7,6 +7,7 @@ folder alone; the network is switched off.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -84,7 +85,12 @@ def test_demo_checkpoint_to_hf_and_back_continues_pretraining(demo_checkpoint, d
     out, _ = to_hf(demo_checkpoint, tmp_path / "demo-hf", license="cc-by-4.0")
     card = (out / "README.md").read_text()
     frames = [int(line.split("\t")[1]) for line in (demo_manifests / "train.tsv").read_text().splitlines()[1:]]
-    assert f"{len(frames):,} utterances, {sum(frames) / 16000 / 3600:.2f} h" in card
+    # the data by its folder's name and in minutes; no path of this machine in a card to publish
+    assert f"`{demo_manifests.name}/train.tsv`: {len(frames):,} utterances, " \
+           f"{sum(frames) / 16000 / 60:.1f} min" in card
+    assert str(demo_manifests.parent) not in card and str(tmp_path) not in card
+    batch = re.search(r"= ([\d.]+) (s|min|h) of audio per update", card)
+    assert batch and float(batch.group(1)) > 0 and batch.group(2) == "s"  # 12 s, not "0.00 h"
     assert "license: cc-by-4.0" in card and "updates: 20 (scheduled: 20)" in card
     back, _ = to_fairseq(out, tmp_path / "from-hf.pt")
     original, returned = _weights(demo_checkpoint), _weights(back)

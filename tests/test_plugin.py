@@ -1,11 +1,10 @@
-import importlib
 import logging
-from argparse import Namespace
+import subprocess
+import sys
 
 import pytest
 
-import fairseq_ext
-from fairseq import utils
+import fairseq_ext  # noqa: F401  registers the plugin's names
 from fairseq.criterions import CRITERION_REGISTRY
 from fairseq.models import MODEL_REGISTRY
 from fairseq.tasks import TASK_REGISTRY
@@ -28,12 +27,36 @@ def test_registers_own_names_next_to_fairseq():
     assert MODEL_REGISTRY["wav2vec2"].__module__ == "fairseq.models.wav2vec.wav2vec2"
 
 
-def test_importing_twice_and_as_user_dir_does_not_collide():
-    before = dict(TASK_REGISTRY)
-    importlib.reload(fairseq_ext)
-    utils.import_user_module(Namespace(user_dir=str(PLUGIN_DIR)))
-    utils.import_user_module(Namespace(user_dir=str(PLUGIN_DIR)))
-    assert dict(TASK_REGISTRY) == before
+USER_DIR_IMPORTS = r"""
+import shutil, sys
+from argparse import Namespace
+from fairseq import utils
+from fairseq.tasks import TASK_REGISTRY
+plugin, mode = sys.argv[1], sys.argv[2]
+if mode == "package-first":
+    import fairseq_ext.tasks.pretraining as p
+utils.import_user_module(Namespace(user_dir=plugin))        # what fairseq-hydra-train does
+utils.import_user_module(Namespace(user_dir=plugin))        # twice: a second run in-process
+import fairseq_ext.tasks.pretraining as p                   # what the library does
+assert TASK_REGISTRY["lebench_pretraining"] is p.LebenchPretrainingTask, "two copies of the task"
+assert sum(m.endswith("tasks.pretraining") and "fairseq_ext" in m for m in sys.modules) == 1
+copy = sys.argv[3] + "/fairseq_ext"
+shutil.copytree(plugin, copy)
+try:                                                        # another folder of the same name
+    utils.import_user_module(Namespace(user_dir=copy))
+except ImportError as e:
+    print("refused:", e)
+"""
+
+
+@pytest.mark.parametrize("mode", ["user-dir-first", "package-first"])
+def test_importing_twice_and_as_user_dir_does_not_collide(mode, tmp_path):
+    """In a fresh interpreter, each order: one copy of every class in fairseq's registries,
+    and a second plugin folder of the same name refused by fairseq (hence the editable install)."""
+    done = subprocess.run([sys.executable, "-c", USER_DIR_IMPORTS, str(PLUGIN_DIR), mode, str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused:" in done.stdout and "not globally unique" in done.stdout
 
 
 def test_resilient_dataset_skips_and_reports_bad_files(tmp_path, caplog):

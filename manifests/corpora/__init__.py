@@ -6,8 +6,11 @@ layout it expects and where the corpus is obtained) and has the same signature, 
 """
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from typing import Callable, Iterator
+
+from lebench.errors import UserError
 
 from manifests.corpora.downstream import read_allosat, read_common_voice, read_etape, read_recola
 from manifests.corpora.epac import read_epac
@@ -58,4 +61,20 @@ DOWNSTREAM_READERS: dict[str, Reader] = {
 }
 READERS: dict[str, Reader] = {"generic": read_generic, **SEED_READERS, **DOWNSTREAM_READERS}
 
-__all__ = ["READERS", "SEED_READERS", "read_generic"]
+
+def describe(name: str) -> tuple[str, str]:
+    """A reader's one-line summary and its full documentation (the function's, then its
+    module's: layout and where the corpus is obtained)."""
+    if name not in READERS:
+        raise UserError(f"unknown reader {name!r}; available: {', '.join(READERS)}")
+    reader = READERS[name]
+    function = reader.func if isinstance(reader, partial) else reader
+    doc = inspect.getdoc(function) or ""
+    module = inspect.getdoc(inspect.getmodule(function)) or ""
+    summary = (doc or module or name).splitlines()[0]
+    if isinstance(reader, partial):
+        settings = ", ".join(f"{k}={v!r}" for k, v in reader.keywords.items())
+        summary, doc = f"{summary} [{settings}]", f"{doc}\n\nThis reader: {function.__name__}({settings})"
+    return summary, "\n\n".join(part for part in (doc, module) if part)
+
+__all__ = ["READERS", "SEED_READERS", "describe", "read_generic"]

@@ -38,7 +38,9 @@ _NOISE = re.compile(r"\[[^\]]*\]|\*|[()]")
 
 def read_media(corpus_dir: Path, corpus: str = "media", licence: str = "ELRA-S0272/E0024",
                relax: bool = False) -> Iterator[Utterance | Reject]:
-    """Caller turns of MEDIA (or PORTMEDIA) with ``concepts`` and ``split`` labels."""
+    """MEDIA: hotel-booking dialogues, caller turns with concept annotations (ELRA).
+
+    With ``corpus="portmedia"``: PORTMEDIA's turns, annotated the same way."""
     corpus_dir = Path(corpus_dir)
     recordings = audio_index(corpus_dir)
     xmls = sorted(corpus_dir.rglob("*.xml"))

@@ -29,7 +29,9 @@ SPLITS = {"train": "train", "valid": "valid", "test": "test"}
 
 
 def read_mtedx(corpus_dir: Path, licence: str = "CC-BY-NC-ND-4.0") -> Iterator[Utterance | Reject]:
-    """One pair folder (``.../fr-en``) or a folder of pair folders."""
+    """mTEDx: TEDx talks with their translations (OpenSLR 100, CC-BY-NC-ND-4.0).
+
+    ``corpus_dir`` is one pair folder (``.../fr-en``) or a folder of pair folders."""
     corpus_dir = Path(corpus_dir)
     pairs = [corpus_dir] if _pair(corpus_dir) else sorted(p for p in corpus_dir.iterdir()
                                                             if p.is_dir() and _pair(p))

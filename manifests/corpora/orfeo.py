@@ -27,6 +27,7 @@ SPLIT_NAMES = {"train": "train", "dev": "valid", "valid": "valid", "test": "test
 
 def read_orfeo(corpus_dir: Path, corpus: str = "cefc_orfeo",
                licence: str = "CC-BY-NC-SA-4.0") -> Iterator[Utterance | Reject]:
+    """CEFC-Orféo: spoken French treebank, CoNLL-U trees next to their recordings (Ortolang)."""
     corpus_dir = Path(corpus_dir)
     recordings = audio_index(corpus_dir)
     files = sorted(corpus_dir.rglob("*.conllu"))

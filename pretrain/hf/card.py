@@ -3,7 +3,8 @@
 Everything in it is read from the checkpoint and its training config (architecture, updates,
 batch, data), from the manifests folder when it is on this machine (``stats.md`` that
 ``lebench compose`` writes, or the train manifest's hours), and from the verification that
-just ran. Nothing is typed in by hand except the licence.
+just ran. Nothing is typed in by hand except the licence. Data is named by its composition
+or its folder's name, never by a path of the machine that trained or converted the model.
 """
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def _training(ckpt: FairseqCheckpoint) -> list[str]:
         if tokens:
             seconds = tokens * world * update_freq / SAMPLE_RATE
             out.append(f"- batch: at most {tokens:,} samples x {world} GPU(s) x update_freq "
-                       f"{update_freq} = {seconds / 3600:.2f} h of audio per update")
+                       f"{update_freq} = {duration(seconds)} of audio per update")
         out.append(f"- learning rate: {cfg.optimization.lr[0]}, seed {cfg.common.seed}")
     task = cfg.task
     if task.get("composition"):
@@ -80,7 +81,7 @@ def _training(ckpt: FairseqCheckpoint) -> list[str]:
         out.append(f"- utterances kept: {task.keep}")
     data = Path(str(task.get("data", "")))
     if ckpt.kind == "ctc":
-        out.append(f"- fine-tuning data: `{data}`, labels `{task.get('labels', 'ltr')}`")
+        out.append(f"- fine-tuning data: `{data.name}`, labels `{task.get('labels', 'ltr')}`")
         pre = ckpt.cfg.model.w2v_args.task
         data = Path(str(pre.get("data", "")))
         out.append("- pretraining data:")
@@ -91,15 +92,25 @@ def _training(ckpt: FairseqCheckpoint) -> list[str]:
 def _data(data: Path) -> list[str]:
     stats, train = data / "stats.md", data / "train.tsv"
     if str(data) and stats.is_file():
-        return ["", f"Training data (`{stats}`; durations H:MM):", "", stats.read_text(encoding="utf-8").strip()]
+        return ["", f"Training data (`{data.name}/stats.md`; durations H:MM):", "",
+                stats.read_text(encoding="utf-8").strip()]
     if str(data) and train.is_file():
         with open(train, encoding="utf-8") as f:
             next(f)
             frames = [int(line.rsplit("\t", 1)[1]) for line in f if line.strip()]
-        return [f"- training manifest `{train}`: {len(frames):,} utterances, "
-                f"{sum(frames) / SAMPLE_RATE / 3600:.2f} h"]
-    return [f"- training manifests: `{data}` (not on the machine that converted the model, so "
-            "corpora and hours are not listed)"]
+        return [f"- training manifest `{data.name}/train.tsv`: {len(frames):,} utterances, "
+                f"{duration(sum(frames) / SAMPLE_RATE)}"]
+    return [f"- training manifests: `{data.name}` (not on the machine that converted the model, "
+            "so corpora and hours are not listed)"]
+
+
+def duration(seconds: float) -> str:
+    """Audio durations in the unit that reads best: 12.0 s, 4.5 min, 1.60 h."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:,.2f} h"
 
 
 def _usage(name: str, cls: str) -> list[str]:
