@@ -294,7 +294,7 @@ def plot(results: list[Result], path: Path, split: str = "test") -> Path:
     handles = [plt.Rectangle((0, 0), 1, 1, color=f"C{i}") for i in range(len(rows))]
     fig.legend(handles, rows, loc="upper center", ncol=min(len(rows), 6), fontsize=9, frameon=False)
     fig.suptitle(f"{split} split", fontsize=10, y=0.995, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / (2.7 * nrows + 0.8)))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.7 * nrows + 0.8)))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -308,9 +308,9 @@ def write_report(results: list[Result], out_prefix: Path, split: str = "test") -
     paths = {}
     for ext, render in (("md", to_markdown), ("csv", to_csv), ("tex", to_latex)):
         paths[ext] = out_prefix.with_suffix(f".{ext}")
-        paths[ext].write_text(render(header, rows), encoding="utf-8")
+        caption = f"{split} split; {resampling_note(results, split)}\n\n" if ext == "md" else ""
+        paths[ext].write_text(caption + render(header, rows), encoding="utf-8")
     with open(paths["md"], "a", encoding="utf-8") as f:
-        f.write(f"\n{resampling_note(results, split)}\n")
         f.write("".join(f"\nsacreBLEU: {s}\n" for s in signatures(results)))
     paths["png"] = plot(results, out_prefix.with_suffix(".png"), split)
     return paths

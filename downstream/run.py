@@ -156,8 +156,9 @@ def _train(config: str, data: Path, upstream: str, save_dir: Path, settings: dic
     if done.is_file() and best.is_file() and json.loads(done.read_text()).get("key") == key:
         return Trained(best, lr, seed, key)
     args = [f"task.data={Path(data).resolve()}", f"model.upstream={upstream}",
-            f"checkpoint.save_dir={save_dir}", f"common.seed={seed}", *overrides,
-            f"optimization.lr=[{lr}]"]
+            f"checkpoint.save_dir={save_dir}", f"common.seed={seed}",
+            *(o for o in overrides if o.lstrip("+").split("=", 1)[0] != "optimization.lr"),
+            f"optimization.lr=[{lr}]"]  # the rate resolved from the overrides or the grid
     if features is not None:
         args.append(f"task.features={features}")
     fairseq_hydra_train("downstream", config, args, save_dir, quiet=quiet)

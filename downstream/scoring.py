@@ -135,7 +135,7 @@ def _check_row(path: Path, number: int, kind: str, row: dict) -> tuple:
             raise UserError(f"{where}: score {row['score']!r} is not a finite number")
         return tuple(sorted((row["enrol"], row["test"])))
     if kind == "frames":
-        ref, hyp = (_values(where, side, row[side]) for side in ("reference", "hypothesis"))
+        ref, hyp = (parse_values(row[side], where, side) for side in ("reference", "hypothesis"))
         if len(ref) != len(hyp):
             raise UserError(f"{where}: {len(ref)} reference values but {len(hyp)} predicted; "
                             "both are at the label rate")
@@ -146,13 +146,14 @@ def _check_row(path: Path, number: int, kind: str, row: dict) -> tuple:
     return (row["id"],)
 
 
-def _values(where: str, side: str, text: str) -> np.ndarray:
+def parse_values(text: str, where: str, what: str = "line") -> np.ndarray:
+    """A line of space-separated finite numbers (continuous labels and predictions)."""
     try:
         values = np.array(text.split(), dtype=np.float64)
     except ValueError:
-        raise UserError(f"{where}: {side} is not space-separated numbers") from None
+        raise UserError(f"{where}: {what} is not space-separated numbers") from None
     if not len(values) or not np.isfinite(values).all():
-        raise UserError(f"{where}: {side} is empty or not finite")
+        raise UserError(f"{where}: {what} is empty or not finite")
     return values
 
 
@@ -320,8 +321,7 @@ def check_references(path: Path, rows: list[dict], kind: str, references: dict) 
             expected = raw[ids[row["id"]]] if ids[row["id"]] < len(raw) else None
             if kind == "frames":
                 same = expected is not None and np.array_equal(
-                    _values(f"{labels}", "label", expected), _values(f"{path}:{number}", "reference",
-                                                                      row["reference"]))
+                    parse_values(expected, str(labels)), parse_values(row["reference"], f"{path}:{number}"))
             else:
                 same = expected is not None and " ".join(expected.split()) == " ".join(row["reference"].split())
             if not same:

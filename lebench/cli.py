@@ -485,7 +485,7 @@ def _suite(a) -> None:
     run_suite(data, upstreams, a.out / "runs", store, tasks,
               cache=None if a.no_cache else a.out / "cache", quiet=True)
     results = read_results(store)
-    print(to_markdown(*table(results)) + f"\n{resampling_note(results)}")
+    print(f"test split; {resampling_note(results)}\n\n{to_markdown(*table(results))}", end="")
 
 
 def _report(a) -> None:
@@ -493,9 +493,9 @@ def _report(a) -> None:
                                     to_csv, to_latex, to_markdown, write_report)
     results = read_results(a.results)
     header, rows = split_table(results, a.by_split) if a.by_split else table(results, split=a.split)
+    if a.format == "md" and not a.by_split:
+        print(f"{a.split} split; {resampling_note(results, a.split)}\n")
     print({"md": to_markdown, "csv": to_csv, "tex": to_latex}[a.format](header, rows), end="")
-    if a.format == "md":
-        print(f"\n{resampling_note(results, a.split)}")
     for signature in signatures(results):
         print(f"sacreBLEU: {signature}")
     if a.out:

@@ -73,7 +73,7 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
         + "".join(f"sacreBLEU: {s}\n" for s in signatures(results)) + "\n")
     print(f"\nTest split: {len(speakers['test'])} utterances of {len(set(speakers['test']))} "
           f"speakers and {len(sentences['test'])} sentences, none heard in pretraining or "
-          f"downstream training; one seed.\n\n{markdown}\n{resampling_note(results)}.\n"
+          f"downstream training; one seed; {resampling_note(results)}.\n\n{markdown}\n"
           f"{_what_it_measures(checkpoint, summary.records)}\n\n{ast}"
           f"written to {', '.join(str(p) for p in paths.values())}")
     return markdown

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from fairseq.tasks import register_task
 
+from downstream.scoring import parse_values
 from fairseq_ext.data.targets import read_label_lines
 from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig
 from lebench.errors import UserError
@@ -55,13 +56,7 @@ class ContinuousEmotionTask(DownstreamTask):
             path = self.label_path(split, dim)
 
             def parse(line: str, number: int, path=path):
-                try:
-                    values = np.array(line.split(), dtype=np.float32)
-                except ValueError:
-                    raise UserError(f"{path}:{number}: not space-separated numbers") from None
-                if not len(values) or not np.isfinite(values).all():
-                    raise UserError(f"{path}:{number}: empty or non-finite gold standard")
-                return values
+                return parse_values(line, f"{path}:{number}", "gold standard").astype(np.float32)
             columns.append(read_label_lines(path, skipped, parse))
         out = []
         for i, values in enumerate(zip(*columns)):

@@ -141,9 +141,18 @@ class DownstreamTask(FairseqTask):
         """The label file (``<split>.<name>``) whose raw lines are the references."""
         raise NotImplementedError
 
+    def decode_outputs(self, output: dict) -> list[str]:
+        """What the model says about each utterance of a batch, in the label format."""
+        raise NotImplementedError
+
     def hypotheses(self, model, split: str) -> dict[int, str]:
         """What the model says about each item it could read: manifest line -> text."""
-        raise NotImplementedError
+        lines = self.dataset_lines(split)
+        found = {}
+        for sample, output in self.outputs(model, split):
+            for index, text in zip(sample["id"].tolist(), self.decode_outputs(output)):
+                found[lines[index]] = text
+        return found
 
     def predictions(self, model, split: str) -> list[dict]:
         """One row per readable item of the split: id, speaker, raw reference, hypothesis."""

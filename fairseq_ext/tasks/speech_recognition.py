@@ -83,18 +83,12 @@ class SpeechRecognitionTask(DownstreamTask):
     def table_name(self) -> str:
         return "asr"
 
+    def decode_outputs(self, output: dict) -> list[str]:
+        return [self.decode(tokens) for tokens in ctc_greedy(output["logits"], output["lengths"], self.blank)]
+
     def describe(self, outputs: list[dict]) -> list[str]:
-        return [self.decode(ctc_greedy(out["logits"], out["lengths"], self.blank)[0]) for out in outputs]
+        return [self.decode_outputs(out)[0] for out in outputs]
 
     @property
     def reference_label(self) -> str:
         return self.cfg.references
-
-    def hypotheses(self, model, split: str) -> dict[int, str]:
-        lines = self.dataset_lines(split)
-        out = {}
-        for sample, output in self.outputs(model, split):
-            for index, tokens in zip(sample["id"].tolist(),
-                                     ctc_greedy(output["logits"], output["lengths"], self.blank)):
-                out[lines[index]] = self.decode(tokens)
-        return out

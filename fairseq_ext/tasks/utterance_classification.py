@@ -61,10 +61,5 @@ class UtteranceClassificationTask(DownstreamTask):
     def reference_label(self) -> str:
         return self.cfg.label
 
-    def hypotheses(self, model, split: str) -> dict[int, str]:
-        lines = self.dataset_lines(split)
-        out = {}
-        for sample, output in self.outputs(model, split):
-            for index, best in zip(sample["id"].tolist(), output["logits"].argmax(-1).tolist()):
-                out[lines[index]] = self.classes[best]
-        return out
+    def decode_outputs(self, output: dict) -> list[str]:
+        return [self.classes[best] for best in output["logits"].argmax(-1).tolist()]
