@@ -56,6 +56,7 @@ class DownstreamTaskConfig(FairseqDataclass):
 class DownstreamTask(FairseqTask):
     cfg: DownstreamTaskConfig
     target_kind = "class"
+    prediction_kind = "class"  # what ``predictions`` holds: a kind of downstream.scoring.KINDS
 
     def feature_meta(self) -> dict | None:
         """The cache's description of its upstream (states, dim, fingerprint), if cached."""
@@ -129,8 +130,6 @@ class DownstreamTask(FairseqTask):
         model.eval()
         for sample in self.batches(split, max_tokens):
             yield sample, model(**sample["net_input"])
-
-    prediction_kind = "class"  # a kind of downstream.scoring.KINDS
 
     def kind_of(self, split: str) -> str:
         """What ``predictions`` returns for this split (``downstream.scoring.KINDS``)."""
