@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from lebench.errors import UserError
+from lebench.files import write_text_atomic
 from manifests.fairseq_manifest import ManifestLine, read_manifest
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def extract(upstream, manifest: Path, out: Path, device: str = "cpu", progress: 
             "samples_per_frame": upstream.samples_per_frame, "dtype": "float16",
             "manifest": str(manifest), "utterances": len(lines) - len(bad), "bad": len(bad),
             "shards": len(shards_range(len(lines)))}
-    _write_atomic(out / "meta.json", json.dumps(meta, indent=1))
+    write_text_atomic(out / "meta.json", json.dumps(meta, indent=1))
     if bad:
         logger.warning(f"{len(bad)} unreadable file(s) skipped, listed in {out / 'bad.tsv'}")
     return out
@@ -146,12 +147,6 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     with open(tmp, "wb") as f:
         np.save(f, array)
-    os.replace(tmp, path)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 

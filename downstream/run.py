@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,11 +35,11 @@ from omegaconf import OmegaConf
 from downstream.cache import audio_fingerprint, extract, split_dir, upstream_cache_dir
 from downstream.metrics import METRICS
 from downstream.results import Result, append_results
-from downstream.scoring import (Score, file_sha256, read_sidecar, score_file, write_predictions,
-                                write_sidecar)
+from downstream.scoring import Score, read_sidecar, score_file, write_predictions, write_sidecar
 from downstream.upstream import fingerprint_of, load_upstream
 from lebench.errors import UserError
 from lebench.fairseq_run import config_path, fairseq_hydra_train
+from lebench.files import file_sha256, file_stamp, write_text_atomic
 from lebench.locks import file_lock
 from manifests.fairseq_manifest import read_manifest
 
@@ -168,14 +167,8 @@ def _train(config: str, data: Path, upstream: str, save_dir: Path, settings: dic
         shutil.copy(vocabulary, save_dir / vocabulary.name)  # predict() needs them next to the head
     if config_value(config, list(overrides), "model.mode") == "finetune":
         export_upstream(best, save_dir)
-    _write_json(done, {"key": key, **settings, "args": args})
+    write_text_atomic(done, json.dumps({"key": key, **settings, "args": args}, indent=1))
     return Trained(best, lr, seed, key)
-
-
-def _write_json(path: Path, record: dict) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def load(checkpoint: Path, data: Path | None = None, features: Path | None = None):
@@ -219,7 +212,7 @@ def score(trained: Trained, data: Path, split: str, features: Path | None = None
     checkpoint and the predictions file are unchanged."""
     folder = trained.checkpoint.parent
     predictions = folder / f"predictions.{split}.tsv"
-    stamp = _stamp(trained.checkpoint)
+    stamp = {"path": str(trained.checkpoint), **file_stamp(trained.checkpoint)}
     record = read_sidecar(predictions)
     if (record.get("checkpoint") == stamp and predictions.is_file()
             and record.get("predictions_sha256") == file_sha256(predictions)):
@@ -245,11 +238,6 @@ def score(trained: Trained, data: Path, split: str, features: Path | None = None
               "scores": [asdict(s) for s in score_file(predictions, kind)]}
     write_sidecar(predictions, record)
     return _scored(record, predictions)
-
-
-def _stamp(path: Path) -> dict:
-    st = Path(path).stat()
-    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _scored(record: dict, predictions: Path) -> Scored:

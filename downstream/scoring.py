@@ -25,11 +25,9 @@ resampled, and the result says which (``Score.resampling``).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
-import os
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,6 +37,7 @@ import numpy as np
 from downstream.metrics import METRICS, Metric
 from manifests.fairseq_manifest import read_manifest
 from lebench.errors import UserError
+from lebench.files import write_text_atomic
 
 BOOTSTRAP_DRAWS = 1000
 BOOTSTRAP_SEED = 0
@@ -83,11 +82,7 @@ def write_predictions(path: Path, kind: str, rows: list[dict]) -> Path:
     writer = csv.writer(buf, delimiter="\t", lineterminator="\n")
     writer.writerow(columns)
     writer.writerows([[_field(row[c]) for c in columns] for row in rows])
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, buf.getvalue())
 
 
 def _field(value) -> str:
@@ -253,10 +248,6 @@ def sidecar_of(predictions: Path) -> Path:
                                  .removesuffix(".tsv") + ".json")
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def score_file(path: Path, kind: str, references: dict | None = None) -> list[Score]:
     """Every score of a predictions file, recomputed from the file alone; with
     ``references`` (see ``check_references``) the rows are checked against them first."""
@@ -292,11 +283,8 @@ def read_sidecar(predictions: Path) -> dict:
 
 
 def write_sidecar(predictions: Path, record: dict) -> Path:
-    sidecar = sidecar_of(predictions)
-    tmp = sidecar.with_name(f".{sidecar.name}.partial")
-    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, sidecar)
-    return sidecar
+    return write_text_atomic(sidecar_of(predictions),
+                             json.dumps(record, indent=1, ensure_ascii=False, allow_nan=False))
 
 
 def check_references(path: Path, rows: list[dict], kind: str, references: dict) -> None:

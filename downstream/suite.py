@@ -24,6 +24,7 @@ import soundfile as sf
 from downstream.run import run
 from downstream.trials import make_trials
 from lebench.errors import UserError
+from lebench.files import write_text_atomic
 from manifests.fairseq_manifest import split_records, write_manifests
 from manifests.records import read_records
 
@@ -106,11 +107,7 @@ def write_loudness(data: Path, split: str) -> Path:
         rms = np.sqrt(np.mean(padded.reshape(n, hop) ** 2, axis=1) + 1e-10)
         level = np.clip(20 * np.log10(rms) / 30 + 1, -1, 1)
         lines.append(" ".join(f"{v:.3f}" for v in level))
-    path = data / f"{split}.loudness"
-    text = "\n".join(lines) + "\n"
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-    return path
+    return write_text_atomic(data / f"{split}.loudness", "\n".join(lines) + "\n", unless_same=True)
 
 
 # "fine-tuned on another task first": these tasks also run on the ASR-fine-tuned upstreams

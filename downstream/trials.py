@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from lebench.errors import UserError
+from lebench.files import write_text_atomic
 
 
 def make_trials(data: Path, split: str = "test", label: str = "speaker",
@@ -43,11 +44,7 @@ def make_trials(data: Path, split: str = "test", label: str = "speaker",
             pairs.setdefault((min(i, j), max(i, j)), 1)
         for j in rng.sample(other, min(len(chosen), len(other))):
             pairs.setdefault((min(i, j), max(i, j)), 0)
-    out = data / f"{split}.trials"
-    text = "".join(f"{t}\t{paths[i]}\t{paths[j]}\n" for (i, j), t in sorted(pairs.items()))
-    if not out.is_file() or out.read_text(encoding="utf-8") != text:  # the same list: left alone
-        tmp = out.with_name(f".{out.name}.partial")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+    out = write_text_atomic(data / f"{split}.trials", "".join(
+        f"{t}\t{paths[i]}\t{paths[j]}\n" for (i, j), t in sorted(pairs.items())), unless_same=True)
     targets = sum(pairs.values())
     return out, targets, len(pairs) - targets

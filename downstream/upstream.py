@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from pathlib import Path
 
 import torch
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lebench.errors import UserError
+from lebench.files import file_sha256
 from lebench.hidden_states import hidden_states
 
 MFB_VERSION = "mfb-v1:80"  # bump when MFBUpstream's computation changes: invalidates cached MFB features
@@ -233,28 +233,13 @@ def fingerprint_of(spec: str) -> str:
     path = Path(spec)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".json", ".safetensors", ".bin"))
-        return hashlib.sha256("".join(f"{p.name}:{file_digest(p)}" for p in files).encode()).hexdigest()
+        return hashlib.sha256("".join(f"{p.name}:{file_sha256(p)}" for p in files).encode()).hexdigest()
     if not path.is_file():
         raise UserError(f"{spec}: upstream not found; pass a fairseq wav2vec2 checkpoint (.pt), "
                         "a HuggingFace wav2vec2 folder, or 'mfb'")
-    return file_digest(path)
+    return file_sha256(path)
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, computed once per process for a given size and mtime (a
-    protocol asks for the same checkpoint's hash at every run)."""
-    st = os.stat(path)
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
-
-
-_DIGESTS: dict[tuple, str] = {}
 
 
 def normalise_waveform(wav: Tensor, lengths: Tensor) -> Tensor:

@@ -479,7 +479,7 @@ def _suite(a) -> None:
     upstreams = dict(u.split("=", 1) for u in a.upstream if "=" in u)
     if len(upstreams) != len(a.upstream):
         raise UserError("--upstream takes NAME=SPEC, e.g. --upstream MFB=mfb")
-    tasks = _suite_tasks(a.tasks) or list(DEMO_TASKS)
+    tasks = _suite_tasks(a.tasks)  # None: every task of the suite
     data = prepare_demo_tasks(a.records, a.out / "data", spanish_records=a.es_records)
     store = a.out / "results.jsonl"
     run_suite(data, upstreams, a.out / "runs", store, tasks,

@@ -17,6 +17,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from lebench.errors import AudioError, UserError
+from lebench.files import write_text_atomic
 from manifests.audio import check_model_ready
 from manifests.records import Utterance
 from manifests.rejects import Reject, write_rejects
@@ -180,9 +181,4 @@ def write_manifests(splits: dict[str, list[Utterance]], out_dir: str | Path,
 
 
 def _write_atomic(path: Path, lines: list[str]) -> None:
-    text = "".join(line + "\n" for line in lines)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(line + "\n" for line in lines), unless_same=True)

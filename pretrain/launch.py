@@ -9,9 +9,7 @@ schedule, say) resume from ``checkpoint_last.pt`` as fairseq does.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 
 from tqdm import tqdm
@@ -19,6 +17,7 @@ from tqdm import tqdm
 from fairseq_ext.data import check_manifest
 from lebench.errors import AudioError, UserError
 from lebench.fairseq_run import config_path, fairseq_hydra_train
+from lebench.files import file_sha256, file_stamp, write_text_atomic
 from manifests.audio import check_model_ready
 
 
@@ -45,35 +44,24 @@ def pretrain(config: str, data: Path, save_dir: Path, overrides: list[str] = (),
     """Train (or resume from ``save_dir/checkpoint_last.pt``); return the last checkpoint.
     A run already finished with the same settings is returned as it is."""
     data, save_dir = Path(data).resolve(), Path(save_dir).resolve()
-    settings = {"config": config, "config_sha256": _sha256(config_path("pretrain", config)),
+    settings = {"config": config, "config_sha256": file_sha256(config_path("pretrain", config)),
                 "overrides": list(overrides), "data": str(data), "manifests": _manifests(data)}
     last, done = save_dir / "checkpoint_last.pt", save_dir / "done.json"
     if done.is_file() and last.is_file():
         record = json.loads(done.read_text(encoding="utf-8"))
-        if record.get("settings") == settings and record.get("checkpoint") == _stamp(last):
+        if record.get("settings") == settings and record.get("checkpoint") == file_stamp(last):
             return last
     check_pretraining_data(data, audio=check_audio)
     fairseq_hydra_train("pretrain", config, [f"task.data={data}", f"checkpoint.save_dir={save_dir}",
                                              *overrides], save_dir, quiet=quiet)
     if not last.is_file():
         raise UserError(f"training ended without writing {last}; see {save_dir / 'train.log'}")
-    tmp = done.with_name(f".{done.name}.partial")
-    tmp.write_text(json.dumps({"settings": settings, "checkpoint": _stamp(last)}, indent=1),
-                   encoding="utf-8")
-    os.replace(tmp, done)
+    write_text_atomic(done, json.dumps({"settings": settings, "checkpoint": file_stamp(last)}, indent=1))
     return last
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _manifests(data: Path) -> dict[str, str]:
     """The content hash of the manifests and metadata the pretraining task reads."""
-    return {p.name: _sha256(p) for p in sorted(data.glob("*.tsv"))
+    return {p.name: file_sha256(p) for p in sorted(data.glob("*.tsv"))
             if p.name.split(".")[0] in ("train", "valid")}
 
-
-def _stamp(path: Path) -> dict:
-    st = path.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}

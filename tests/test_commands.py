@@ -5,12 +5,9 @@ where, and a test keeps it in step with the parser."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import shutil
 from pathlib import Path
 
-import pytest
 import torch
 import yaml
 
