@@ -7,6 +7,8 @@ dependencies are listed below. ``make`` does both steps.
 """
 from setuptools import find_packages, setup
 
+LIBRARY_FOLDERS = ("configs", "manifests", "pretrain", "downstream", "slurm")
+
 FAIRSEQ_RUNTIME = [
     "cffi",
     "cython",
@@ -26,10 +28,17 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["lebench*", "fairseq_ext*", "manifests*", "pretrain*", "downstream*",
-                                    "slurm*"]),
-    package_data={"manifests": ["corpora/seed_table.tsv", "demo/sentences.tsv"],
-                  "pretrain": ["seed_models.tsv"], "pretrain.hf": ["verify.flac"]},
+    # One namespace, ``lebench``, whose subpackages keep the repository's top-level folders,
+    # plus the fairseq plugin, whose import name fairseq's ``common.user_dir`` fixes.
+    package_dir={"lebench": "lebench", "fairseq_ext": "fairseq_ext",
+                 **{f"lebench.{name}": name for name in LIBRARY_FOLDERS}},
+    packages=["lebench", *(f"lebench.{p}" for p in find_packages(where="lebench")),
+              "fairseq_ext", *(f"fairseq_ext.{p}" for p in find_packages(where="fairseq_ext")),
+              *(f"lebench.{name}{'.' + p if p else ''}" for name in LIBRARY_FOLDERS
+                for p in ["", *find_packages(where=name)])],
+    package_data={"lebench.configs": ["*/*.yaml", "*/*/*.yaml"],
+                  "lebench.manifests": ["corpora/seed_table.tsv", "demo/sentences.tsv"],
+                  "lebench.pretrain": ["seed_models.tsv"], "lebench.pretrain.hf": ["verify.flac"]},
     install_requires=[
         # The CPU wheel pinned here is what the Makefile installs; a looser range would let
         # pip fetch a newer CUDA build (several GB).

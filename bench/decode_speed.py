@@ -21,9 +21,9 @@ import torch
 
 
 def main() -> None:
-    from downstream.run import features_for, load
+    from lebench.downstream.run import features_for, load
     from fairseq import checkpoint_utils
-    from manifests.audio import load_mono
+    from lebench.manifests.audio import load_mono
 
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoints", type=Path, nargs="+")

@@ -21,8 +21,8 @@ import torch
 
 def make_checkpoint(config: str, path: Path) -> Path:
     from omegaconf import OmegaConf
-    from pretrain.config import build_model, model_config, resolve
-    from pretrain.hf.fairseq_checkpoint import save_checkpoint
+    from lebench.pretrain.config import build_model, model_config, resolve
+    from lebench.core.checkpoint import save_checkpoint
     cfg, _ = resolve(config, [f"task.data={path.parent}"])
     torch.manual_seed(0)
     model = build_model(model_config(cfg), "cpu")
@@ -43,8 +43,8 @@ def throughput(forward, wavs: list[torch.Tensor], repeats: int) -> float:
 
 
 def main() -> None:
-    from downstream.upstream import Wav2Vec2Upstream
-    from pretrain.hf import to_hf
+    from lebench.downstream.upstream import Wav2Vec2Upstream
+    from lebench.pretrain.hf import to_hf
     from transformers import Wav2Vec2Model
 
     parser = argparse.ArgumentParser()

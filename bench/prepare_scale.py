@@ -25,8 +25,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from manifests.corpora import read_generic  # noqa: E402
-from manifests.prepare import prepare  # noqa: E402
+from lebench.manifests.corpora import generic  # noqa: E402
+from lebench.manifests.prepare import prepare  # noqa: E402
 
 
 def _wav_bytes(seconds: float, seed: int, rate: int = 16_000) -> bytes:
@@ -60,7 +60,7 @@ def baseline(root: Path) -> None:
 
 def ours(root: Path, out: Path, workers: int = 2) -> None:
     start = time.monotonic()
-    s = prepare(read_generic(root), out, workers=workers, progress=False)
+    s = prepare(generic().read(root), out, workers=workers, progress=False)
     secs = time.monotonic() - start
     print(json.dumps({"what": f"lebench prepare, {workers} workers", "files": s.kept + s.rejected,
                       "kept": s.kept, "seconds": round(secs, 2),
@@ -85,7 +85,7 @@ def codecs(root: Path, n: int, seconds: float) -> None:
 def normalise(root: Path, out: Path, workers: int) -> None:
     for fmt in ("mp3", "flac"):
         start = time.monotonic()
-        s = prepare(read_generic(root / fmt), out / fmt, workers=workers, progress=False)
+        s = prepare(generic().read(root / fmt), out / fmt, workers=workers, progress=False)
         secs = time.monotonic() - start
         print(json.dumps({"what": f"normalise 44.1 kHz stereo {fmt} -> 16 kHz mono WAV",
                           "workers": workers, "files": s.kept, "rejected": s.rejected,

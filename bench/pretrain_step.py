@@ -46,8 +46,8 @@ def write_audio(folder: Path, files: int = 64, samples: int = CROP) -> Path:
 
 def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: int,
         cpu: bool) -> dict:
-    from pretrain.config import model_config, resolve
-    from pretrain.flops import train_flops_per_audio_second
+    from lebench.pretrain.config import model_config, resolve
+    from lebench.pretrain.flops import train_flops_per_audio_second
 
     common = [f"task.data={data}", "task.batch_gpus=1", f"optimization.max_update={updates}",
               "common.log_interval=1", "checkpoint.no_save=true", "dataset.disable_validation=true",
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--hardware", help="the GPU's profile in pretrain/hardware.py, for MFU")
     a = parser.parse_args()
     if a.hardware:
-        from pretrain.hardware import hardware
+        from lebench.pretrain.hardware import hardware
         peak_tflops = hardware(a.hardware).peak_tflops
     data = write_audio(a.workdir / "audio")
     for spec in a.configs:

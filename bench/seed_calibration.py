@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pretrain.check import check, seed_models  # noqa: E402
-from pretrain.hardware import hardware  # noqa: E402
+from lebench.pretrain.check import check, seed_models  # noqa: E402
+from lebench.pretrain.hardware import hardware  # noqa: E402
 
 
 def main() -> None:

@@ -27,9 +27,10 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from lebench.errors import UserError
-from lebench.files import write_text_atomic
-from manifests.fairseq_manifest import ManifestLine, read_manifest
+from lebench.core.audio import SAMPLE_RATE
+from lebench.core.errors import UserError
+from lebench.core.files import write_text_atomic
+from lebench.core.manifest import ManifestLine, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +131,8 @@ def _extract_shard(upstream, chunk: list[ManifestLine], bad: dict[int, str], dev
 
 def _read(path: str) -> np.ndarray:
     wav, rate = sf.read(path, dtype="float32")
-    if rate != 16_000:
-        raise ValueError(f"sample rate is {rate} Hz, expected 16000; re-run `lebench prepare`")
+    if rate != SAMPLE_RATE:
+        raise ValueError(f"sample rate is {rate} Hz, expected {SAMPLE_RATE}; re-run `lebench prepare`")
     if wav.ndim != 1:
         raise ValueError(f"{wav.shape[1]} channels, expected mono; re-run `lebench prepare`")
     if not np.isfinite(wav).all():

@@ -4,7 +4,7 @@ its 95% interval. References are the raw labels as the corpus gave them; every m
 normalises what it needs itself, the same way on both sides.
 
 - classification: accuracy, unweighted average recall (UAR, sklearn's balanced accuracy);
-- ASR: WER and CER (edit distance on normalised French text, see ``downstream/text.py``),
+- ASR: WER and CER (edit distance on normalised French text, see ``manifests/text.py``),
   corpus level: total errors / total reference words (characters);
 - continuous emotion: concordance correlation coefficient (CCC) and RMSE over all frames of
   the split (utterances concatenated, as AVEC scores RECOLA);
@@ -27,9 +27,10 @@ from typing import Callable, Sequence
 import editdistance
 import numpy as np
 
-from downstream.parsing import attachment_counts, tree_words
-from downstream.slu import concept_errors, concept_value_errors, spoken_words
-from downstream.text import normalise
+from lebench.downstream.parsing import attachment_counts
+from lebench.manifests.trees import tree_words
+from lebench.downstream.slu import concept_errors, concept_value_errors, spoken_words
+from lebench.manifests.text import normalise
 
 Stats = Callable[[Sequence, Sequence], np.ndarray]  # refs, hyps -> items x k counts
 

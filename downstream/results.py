@@ -21,15 +21,16 @@ import logging
 import os
 import statistics
 import subprocess
+from importlib.metadata import version
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from downstream.metrics import metric_of
-from lebench import REPO_ROOT
-from lebench.errors import UserError
-from lebench.locks import file_lock
+from lebench.downstream.metrics import metric_of
+from lebench.core.paths import source_checkout
+from lebench.core.errors import UserError
+from lebench.core.locks import file_lock
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +91,14 @@ class Cell:
 
 
 def git_revision() -> str:
+    """The source checkout's commit (``+dirty`` with local changes); else the installed version."""
+    root = source_checkout()
+    if root is None:
+        return f"lebench {version('lebench')}"
     try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True).stdout.strip()
         return out + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

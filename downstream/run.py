@@ -32,16 +32,16 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from downstream.cache import audio_fingerprint, extract, split_dir, upstream_cache_dir
-from downstream.metrics import METRICS
-from downstream.results import Result, append_results
-from downstream.scoring import Score, read_sidecar, score_file, write_predictions, write_sidecar
-from downstream.upstream import fingerprint_of, load_upstream
-from lebench.errors import UserError
-from lebench.fairseq_run import config_path, fairseq_hydra_train
-from lebench.files import file_sha256, file_stamp, write_text_atomic
-from lebench.locks import file_lock
-from manifests.fairseq_manifest import read_manifest
+from lebench.downstream.cache import audio_fingerprint, extract, split_dir, upstream_cache_dir
+from lebench.downstream.metrics import METRICS
+from lebench.downstream.results import Result, append_results
+from lebench.downstream.scoring import Score, read_sidecar, score_file, write_predictions, write_sidecar
+from lebench.downstream.upstream import UpstreamSpec, fingerprint_of, load_upstream
+from lebench.core.errors import UserError
+from lebench.core.fairseq_command import config_path, fairseq_hydra_train, import_plugin
+from lebench.core.files import file_sha256, file_stamp, write_text_atomic
+from lebench.core.locks import file_lock
+from lebench.core.manifest import read_manifest, read_trials
 
 SPLITS = ("valid", "test")
 
@@ -129,7 +129,7 @@ def run_folder(config: str, data: Path, upstream: str, out: Path, seed: int = 1,
                lr: float | None = None, overrides: list[str] = (), cached: bool = False
                ) -> tuple[Path, dict, str]:
     """``(folder, settings, key)`` of a run: ``out/lr<rate>-seed<seed>-<key>``."""
-    upstream = upstream if upstream == "mfb" else str(Path(upstream).resolve())
+    upstream = UpstreamSpec.parse(upstream).text
     lr = float(lr if lr is not None else config_value(config, list(overrides), "optimization.lr")[0])
     settings = run_settings(config, data, upstream, seed, lr, list(overrides), cached)
     key = run_key(settings)
@@ -173,7 +173,7 @@ def _train(config: str, data: Path, upstream: str, save_dir: Path, settings: dic
 
 def load(checkpoint: Path, data: Path | None = None, features: Path | None = None):
     """``(model, task, cfg)`` of a trained head, in eval mode; whole utterances (no crop)."""
-    import fairseq_ext  # noqa: F401  registers the tasks and models
+    import_plugin()
     from fairseq import checkpoint_utils
 
     overrides = {"data": str(Path(data or Path(checkpoint).parent).resolve()),
@@ -186,9 +186,9 @@ def load(checkpoint: Path, data: Path | None = None, features: Path | None = Non
 def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
     """The fine-tuned upstream as its own model: ``upstream.pt`` (fairseq) or ``upstream/`` (HF),
     ready to be the upstream of another task ("fine-tuned on another task first")."""
-    import fairseq_ext  # noqa: F401
+    import_plugin()
     from fairseq import checkpoint_utils
-    from downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream
+    from lebench.downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream
 
     state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
     cfg = state["cfg"]
@@ -227,7 +227,7 @@ def score(trained: Trained, data: Path, split: str, features: Path | None = None
                   "labels": None if kind == "trials" or kind == "frames"
                   else str(manifest.with_suffix(f".{task.reference_label}")),
                   "trials": str(trials) if trials else None}
-    expected = (len(trials.read_text(encoding="utf-8").splitlines()) if trials
+    expected = (len(read_trials(trials)) if trials
                 else len(read_manifest(manifest)))
     scored_items = len({(r.get("id"), r.get("enrol"), r.get("test")) for r in rows})
     record = {"kind": kind, "task": task.table_name, "split": split, "checkpoint": stamp,
@@ -297,7 +297,7 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
 
 def predict(checkpoint: Path, audio: list[Path]) -> list[str]:
     """What a trained head says about new audio files, one line per file."""
-    from manifests.audio import load_mono
+    from lebench.manifests.audio import load_mono
 
     model, task, _ = load(checkpoint)
     lines = task.predict(model, [torch.from_numpy(load_mono(path)) for path in audio])

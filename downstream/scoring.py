@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from downstream.metrics import METRICS, Metric
-from manifests.fairseq_manifest import read_manifest
-from lebench.errors import UserError
-from lebench.files import write_text_atomic
+from lebench.downstream.metrics import METRICS, Metric
+from lebench.core.manifest import read_labels, read_manifest, read_trials
+from lebench.core.errors import UserError
+from lebench.core.files import write_text_atomic
 
 BOOTSTRAP_DRAWS = 1000
 BOOTSTRAP_SEED = 0
@@ -67,6 +67,12 @@ class Score:
     high: float | None
     items: int           # utterances, or trials
     resampling: str      # what the bootstrap resampled: "speakers (4)", "utterances (96)" ...
+
+    def text(self) -> str:
+        """The value and its interval as printed (percentages x 100)."""
+        k, d = (100, 2) if metric_of(self.column).percent else (1, 4)
+        interval = f" [{k * self.low:.{d}f}, {k * self.high:.{d}f}]" if self.low is not None else ""
+        return f"{k * self.value:.{d}f}{interval}"
 
 
 def columns_of(kind: str) -> tuple[str, ...]:
@@ -257,10 +263,24 @@ def score_file(path: Path, kind: str, references: dict | None = None) -> list[Sc
     return score_predictions(rows, kind)
 
 
-def rescore(path: Path, kind: str | None = None) -> tuple[list[Score], list[Score] | None]:
+@dataclass(frozen=True)
+class Rescored:
+    scores: list[Score]
+    stored: list[Score] | None   # what the run stored beside the file; None without a sidecar
+
+    @property
+    def agrees(self) -> bool | None:
+        """Whether every value and interval equals the stored one (None: nothing stored)."""
+        if self.stored is None:
+            return None
+        return [(s.column, s.value, s.low, s.high) for s in self.scores] == \
+            [(s.column, s.value, s.low, s.high) for s in self.stored]
+
+
+def rescore(path: Path, kind: str | None = None) -> Rescored:
     """A run's predictions scored again, as another lab would (``lebench score``): the kind
     and the manifest and labels to check against come from the ``scores`` sidecar when it
-    is there. Returns the scores and the ones the run stored (None without a sidecar)."""
+    is there."""
     path = Path(path)
     sidecar = read_sidecar(path)
     kind = kind or sidecar.get("kind")
@@ -269,7 +289,7 @@ def rescore(path: Path, kind: str | None = None) -> tuple[list[Score], list[Scor
                         f"give --kind ({', '.join(KINDS)})")
     scores = score_file(path, kind, sidecar.get("references"))
     stored = [Score(**s) for s in sidecar["scores"]] if "scores" in sidecar else None
-    return scores, stored
+    return Rescored(scores, stored)
 
 
 def read_sidecar(predictions: Path) -> dict:
@@ -304,7 +324,7 @@ def check_references(path: Path, rows: list[dict], kind: str, references: dict) 
                                 "these predictions were made for other data")
     labels = references.get("labels")
     if kind != "trials" and labels and Path(labels).is_file():
-        raw = Path(labels).read_text(encoding="utf-8").split("\n")
+        raw = read_labels(labels)
         for number, row in enumerate(rows, 2):
             expected = raw[ids[row["id"]]] if ids[row["id"]] < len(raw) else None
             if kind == "frames":
@@ -318,8 +338,7 @@ def check_references(path: Path, rows: list[dict], kind: str, references: dict) 
                                 "were made for")
     trials = references.get("trials")
     if kind == "trials" and trials and Path(trials).is_file():
-        expected = {tuple(sorted(line.split("\t")[1:3])): line.split("\t")[0]
-                    for line in Path(trials).read_text(encoding="utf-8").splitlines() if line.strip()}
+        expected = {tuple(sorted((t.enrol, t.test))): t.target for t in read_trials(trials)}
         got = {tuple(sorted((r["enrol"], r["test"]))): r["target"] for r in rows}
         if got != expected:
             raise UserError(f"{path}: its trials are not those of {trials} "

@@ -6,7 +6,7 @@ format of the MEDIA recipes of SpeechBrain and of the LIA/LIUM end-to-end system
     je voudrais <nombre-chambre> une chambre > <localisation-ville> à paris >
 
 Label files (``<split>.concepts``) hold that line as the corpus gave it; the decoder's tokens
-are its words normalised like ASR targets (``downstream/text.py``) and its tags as they
+are its words normalised like ASR targets (``manifests/text.py``) and its tags as they
 are. Scores read any such line, raw reference or decoded hypothesis, through the same
 tokenisation, so no training vocabulary stands between a reference and its score.
 
@@ -24,7 +24,7 @@ from typing import Sequence
 
 import editdistance
 
-from downstream.text import normalise
+from lebench.manifests.text import normalise
 
 _TAG = re.compile(r"(<[^<>\s]+>|(?<!\S)>)")
 CLOSE = ">"

@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from downstream.run import run
-from downstream.trials import make_trials
-from lebench.errors import UserError
-from lebench.files import write_text_atomic
-from manifests.fairseq_manifest import split_records, write_manifests
-from manifests.records import read_records
+from lebench.downstream.run import run
+from lebench.downstream.trials import make_trials
+from lebench.core.errors import UserError
+from lebench.core.audio import SAMPLE_RATE
+from lebench.core.files import write_text_atomic
+from lebench.core.manifest import read_manifest
+from lebench.manifests.fairseq_manifest import split_records, write_manifests
+from lebench.manifests.records import read_records
 
 SPLITS = ("train", "valid", "test")  # the corpus's own: 10 / 2 / 4 speakers, 48 / 12 / 24 sentences
 LOUDNESS_RATE = 25
@@ -95,19 +97,24 @@ def prepare_demo_tasks(records: Path, out: Path, seed: int = 42,
 
 def write_loudness(data: Path, split: str) -> Path:
     """``<split>.loudness``: RMS level every 40 ms, dB mapped from [-60, 0] to [-1, 1]."""
-    with open(data / f"{split}.tsv", encoding="utf-8") as f:
-        root = f.readline().strip()
-        paths = [line.split("\t")[0] for line in f if line.strip()]
-    hop = 16_000 // LOUDNESS_RATE
+    hop = SAMPLE_RATE // LOUDNESS_RATE
     lines = []
-    for p in paths:
-        wav, _ = sf.read(str(Path(root) / p), dtype="float32")
+    for item in read_manifest(data / f"{split}.tsv"):
+        wav, _ = sf.read(item.path, dtype="float32")
         n = max(1, math.ceil(len(wav) / hop))
         padded = np.pad(wav, (0, n * hop - len(wav)))
         rms = np.sqrt(np.mean(padded.reshape(n, hop) ** 2, axis=1) + 1e-10)
         level = np.clip(20 * np.log10(rms) / 30 + 1, -1, 1)
         lines.append(" ".join(f"{v:.3f}" for v in level))
     return write_text_atomic(data / f"{split}.loudness", "\n".join(lines) + "\n", unless_same=True)
+
+
+def suite_tasks(names: list[str]) -> list[str] | None:
+    """``names`` checked against the suite (None: every task); an unknown one is a UserError."""
+    unknown = sorted(set(names) - set(DEMO_TASKS))
+    if unknown:
+        raise UserError(f"unknown task(s) {unknown}; the suite has {', '.join(DEMO_TASKS)}")
+    return list(names) or None
 
 
 # "fine-tuned on another task first": these tasks also run on the ASR-fine-tuned upstreams

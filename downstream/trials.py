@@ -8,27 +8,28 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
-from lebench.errors import UserError
-from lebench.files import write_text_atomic
+from lebench.core.errors import UserError
+from lebench.core.manifest import Trial, read_labels, read_manifest, write_trials
+
+
+@dataclass(frozen=True)
+class TrialList:
+    path: Path
+    targets: int
+    nontargets: int
 
 
 def make_trials(data: Path, split: str = "test", label: str = "speaker",
-                targets_per_utterance: int = 10, seed: int = 0) -> tuple[Path, int, int]:
-    """Write ``<split>.trials``; return its path and the numbers of target / non-target trials."""
+                targets_per_utterance: int = 10, seed: int = 0) -> TrialList:
+    """Write ``<split>.trials``; return where, with its numbers of target and non-target trials."""
     data = Path(data)
-    manifest, labels = data / f"{split}.tsv", data / f"{split}.{label}"
-    for path in (manifest, labels):
-        if not path.is_file():
-            raise UserError(f"{path}: not found; write the manifest with "
-                            f"`lebench manifest ... --labels {label}`")
-    with open(manifest, encoding="utf-8") as f:
-        f.readline()
-        paths = [line.split("\t")[0] for line in f if line.strip()]
-    speakers = labels.read_text(encoding="utf-8").split("\n")[:len(paths)]
-    if len(speakers) != len(paths):
-        raise UserError(f"{labels}: {len(speakers)} lines for {len(paths)} utterances in {manifest}")
+    lines = read_manifest(data / f"{split}.tsv")
+    labels = data / f"{split}.{label}"
+    paths = [line.relative for line in lines]
+    speakers = read_labels(labels, lines)
     by_speaker: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(speakers):
         by_speaker[s].append(i)
@@ -44,7 +45,7 @@ def make_trials(data: Path, split: str = "test", label: str = "speaker",
             pairs.setdefault((min(i, j), max(i, j)), 1)
         for j in rng.sample(other, min(len(chosen), len(other))):
             pairs.setdefault((min(i, j), max(i, j)), 0)
-    out = write_text_atomic(data / f"{split}.trials", "".join(
-        f"{t}\t{paths[i]}\t{paths[j]}\n" for (i, j), t in sorted(pairs.items())), unless_same=True)
+    out = write_trials(data / f"{split}.trials",
+                       [Trial(str(t), paths[i], paths[j]) for (i, j), t in sorted(pairs.items())])
     targets = sum(pairs.values())
-    return out, targets, len(pairs) - targets
+    return TrialList(out, targets, len(pairs) - targets)

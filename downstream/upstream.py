@@ -5,7 +5,7 @@ tensors (for wav2vec2: the transformer input, then each layer's output, the last
 the model's output, after the final layer norm of pre-norm models, as LeBenchmark's
 extractors read it) and ``frame_lengths`` the valid frames per utterance.
 
-Three kinds, chosen by ``load_upstream(spec)``:
+Three kinds, told apart by ``UpstreamSpec``:
 
 - a fairseq checkpoint (``.pt``): wav2vec2 pretraining, or CTC fine-tuned (``wav2vec_ctc``,
   or an upstream exported by ``lebench downstream`` after fine-tuning: "fine-tuned on
@@ -20,6 +20,7 @@ cache can never serve a changed checkpoint's stale features.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 import math
 from pathlib import Path
 
@@ -27,9 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lebench.errors import UserError
-from lebench.files import file_sha256
-from lebench.hidden_states import hidden_states
+from lebench.core.audio import SAMPLE_RATE
+from lebench.core.errors import UserError
+from lebench.core.files import file_sha256
+from lebench.pretrain.hidden_states import hidden_states
 
 MFB_VERSION = "mfb-v1:80"  # bump when MFBUpstream's computation changes: invalidates cached MFB features
 
@@ -83,8 +85,8 @@ class Wav2Vec2Upstream(_Wav2Vec2Family):
 
     def __init__(self, checkpoint: str | Path):
         super().__init__()
-        from pretrain.config import build_model
-        from pretrain.hf.fairseq_checkpoint import read_checkpoint
+        from lebench.pretrain.config import build_model
+        from lebench.pretrain.hf.fairseq_checkpoint import read_checkpoint
 
         self.spec = str(Path(checkpoint).resolve())
         ckpt = read_checkpoint(checkpoint)  # names the file and the fix on any problem
@@ -127,7 +129,7 @@ class Wav2Vec2Upstream(_Wav2Vec2Family):
     def export(self, path: Path, provenance: dict) -> Path:
         """Write the (fine-tuned) weights as a stock wav2vec2 pretraining checkpoint, usable as
         an upstream, for continued pretraining, or by ``lebench to-hf``."""
-        from pretrain.hf.fairseq_checkpoint import write_checkpoint
+        from lebench.pretrain.hf.fairseq_checkpoint import write_checkpoint
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         write_checkpoint(path, self.model_fields, self.normalize, state, provenance)
         return path
@@ -139,7 +141,7 @@ class HFWav2Vec2Upstream(_Wav2Vec2Family):
     def __init__(self, folder: str | Path):
         super().__init__()
         from transformers import Wav2Vec2Model
-        from pretrain.hf.hf_dir import read_hf_dir
+        from lebench.pretrain.hf.hf_dir import read_hf_dir
 
         self.spec = str(Path(folder).resolve())
         hf = read_hf_dir(folder)
@@ -177,7 +179,7 @@ class MFBUpstream(Upstream):
 
     samples_per_frame = 160
 
-    def __init__(self, n_mels: int = 80, rate: int = 16_000):
+    def __init__(self, n_mels: int = 80, rate: int = SAMPLE_RATE):
         super().__init__()
         self.spec, self.n_mels = "mfb", n_mels
         self.win, self.hop, self.n_fft = int(0.025 * rate), int(0.010 * rate), 512
@@ -207,39 +209,68 @@ def mel_filterbank(n_mels: int, n_fft: int, rate: int, f_min: float = 20.0) -> T
     return torch.clamp(torch.minimum(rising, falling), min=0)
 
 
+@dataclass(frozen=True)
+class UpstreamSpec:
+    """What ``--upstream`` (and a task's ``model.upstream``) names, interpreted in one place."""
+    kind: str              # "mfb", "huggingface" or "fairseq"
+    path: Path | None      # the folder or checkpoint, resolved; None for mfb
+
+    HELP = "a fairseq wav2vec2 checkpoint (.pt), a HuggingFace wav2vec2 folder, or 'mfb'"
+
+    @classmethod
+    def parse(cls, text: str, base: Path | None = None) -> UpstreamSpec:
+        """``text`` as given (relative paths from ``base``, default the working directory)."""
+        if text == "mfb":
+            return cls("mfb", None)
+        path = ((base or Path.cwd()) / text).resolve()
+        if path.is_dir():
+            return cls("huggingface", path)
+        if not path.is_file():
+            raise UserError(f"upstream not found: {path} does not exist; pass {cls.HELP}")
+        return cls("fairseq", path)
+
+    @classmethod
+    def named(cls, text: str) -> tuple[str, str]:
+        """``NAME=SPEC`` (``lebench suite --upstream``) as ``(name, spec text)``."""
+        name, sep, spec = text.partition("=")
+        if not sep or not name or not spec:
+            raise UserError(f"--upstream {text!r}: expected NAME=SPEC, e.g. --upstream MFB=mfb")
+        return name, cls.parse(spec).text
+
+    @property
+    def text(self) -> str:
+        return "mfb" if self.path is None else str(self.path)
+
+    @property
+    def name(self) -> str:
+        """The name an upstream gets in result tables by default."""
+        if self.path is None:
+            return "MFB"
+        return self.path.stem if self.path.suffix == ".pt" else self.path.name
+
+    def load(self) -> Upstream:
+        if self.kind == "mfb":
+            return MFBUpstream()
+        return HFWav2Vec2Upstream(self.path) if self.kind == "huggingface" else Wav2Vec2Upstream(self.path)
+
+    def fingerprint(self) -> str:
+        """Hash of what determines the features: the checkpoint's bytes, a HuggingFace
+        folder's config and weight files, or the MFB settings."""
+        if self.kind == "mfb":
+            return hashlib.sha256(MFB_VERSION.encode()).hexdigest()
+        if self.kind == "huggingface":
+            files = sorted(p for p in self.path.iterdir()
+                           if p.is_file() and p.suffix in (".json", ".safetensors", ".bin"))
+            return hashlib.sha256("".join(f"{p.name}:{file_sha256(p)}" for p in files).encode()).hexdigest()
+        return file_sha256(self.path)
+
+
 def load_upstream(spec: str) -> Upstream:
-    """``"mfb"``, a HuggingFace model folder, or a fairseq checkpoint file."""
-    if spec == "mfb":
-        return MFBUpstream()
-    path = Path(spec)
-    if path.is_dir():
-        return HFWav2Vec2Upstream(path)
-    if not path.is_file():
-        raise UserError(f"{spec}: upstream not found; pass a fairseq wav2vec2 checkpoint (.pt), "
-                        "a HuggingFace wav2vec2 folder, or 'mfb'")
-    return Wav2Vec2Upstream(path)
-
-
-def upstream_name(spec: str) -> str:
-    """The name an upstream gets in result tables by default."""
-    return "MFB" if spec == "mfb" else Path(spec).stem if Path(spec).suffix == ".pt" else Path(spec).name
+    return UpstreamSpec.parse(spec).load()
 
 
 def fingerprint_of(spec: str) -> str:
-    """Hash of what determines an upstream's features: the checkpoint's bytes, a HuggingFace
-    folder's config and weight files, or the MFB settings."""
-    if spec == "mfb":
-        return hashlib.sha256(MFB_VERSION.encode()).hexdigest()
-    path = Path(spec)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".json", ".safetensors", ".bin"))
-        return hashlib.sha256("".join(f"{p.name}:{file_sha256(p)}" for p in files).encode()).hexdigest()
-    if not path.is_file():
-        raise UserError(f"{spec}: upstream not found; pass a fairseq wav2vec2 checkpoint (.pt), "
-                        "a HuggingFace wav2vec2 folder, or 'mfb'")
-    return file_sha256(path)
-
-
+    return UpstreamSpec.parse(spec).fingerprint()
 
 
 def normalise_waveform(wav: Tensor, lengths: Tensor) -> Tensor:

@@ -1,6 +1,7 @@
-"""lebench: the command line and shared helpers of the LeBenchmark toolkit."""
-from pathlib import Path
+"""lebench: pretrain, evaluate and publish self-supervised speech models for French.
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "configs"
-PLUGIN_DIR = REPO_ROOT / "fairseq_ext"
+The installed namespace holds the layers bottom to top (README, "Layout"): ``core``,
+``manifests``, ``pretrain``, ``downstream``, ``slurm``, then ``demo`` and ``cli``. The fairseq
+plugin is the separate top-level package ``fairseq_ext``, which fairseq imports from
+``common.user_dir``; nothing here imports it.
+"""

@@ -15,16 +15,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import torch
+from lebench.core.checkpoint import load_checkpoint, num_updates
 
-from downstream.results import (read_results, resampling_note, signatures, split_table, table,
+from lebench.downstream.results import (read_results, resampling_note, signatures, split_table, table,
                                 to_markdown, write_report)
-from downstream.suite import SPLITS, prepare_demo_tasks, run_suite
-from manifests.corpora import read_generic
-from manifests.demo.build import SPANISH, build_demo_corpus
-from manifests.prepare import prepare
-from manifests.records import read_records
-from pretrain.launch import pretrain
+from lebench.downstream.suite import SPLITS, prepare_demo_tasks, run_suite
+from lebench.manifests.corpora import generic
+from lebench.manifests.demo.build import SPANISH, build_demo_corpus
+from lebench.manifests.prepare import prepare
+from lebench.manifests.records import read_records
+from lebench.pretrain.launch import pretrain
 
 SEED = 42
 
@@ -42,8 +42,8 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
     build_demo_corpus(corpus_dir)
 
     _stage(2, "normalise to 16 kHz mono", workdir / "prepared")
-    summary = prepare(read_generic(corpus_dir, corpus="lebench-demo"), workdir / "prepared")
-    spanish = prepare(read_generic(corpus_dir / SPANISH, corpus="lebench-demo-es"),
+    summary = prepare(generic("lebench-demo").read(corpus_dir), workdir / "prepared")
+    spanish = prepare(generic("lebench-demo-es").read(corpus_dir / SPANISH),
                       workdir / f"prepared-{SPANISH}")
     print(f"  {summary.kept} utterances, {summary.hours * 60:.1f} min, {summary.rejected} rejected; "
           f"Spanish part: {spanish.kept} utterances, {spanish.hours * 60:.1f} min")
@@ -84,8 +84,8 @@ def _speakers(data: Path, split: str) -> list[str]:
 
 
 def _what_it_measures(checkpoint: Path, records: Path) -> str:
-    state = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
-    model, updates = state["cfg"]["model"], state["optimizer_history"][-1]["num_updates"]
+    state = load_checkpoint(checkpoint, mmap=True)
+    model, updates = state["cfg"]["model"], num_updates(state)
     minutes = sum(r.duration for r in read_records(records) if r.labels.get("split") == "train") / 60
     return (f"What it measures: a toy wav2vec2 ({model['encoder_layers']} blocks of "
             f"{model['encoder_embed_dim']}, {updates} updates on {minutes:.1f} minutes of synthetic "

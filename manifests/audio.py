@@ -14,9 +14,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from lebench.errors import AudioError
-
-TARGET_RATE = 16_000
+from lebench.core.audio import SAMPLE_RATE
+from lebench.core.errors import AudioError
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def _sphere_hint(head: bytes) -> str:
     return ""
 
 
-def check_model_ready(path: str | Path, rate: int = TARGET_RATE) -> AudioInfo:
+def check_model_ready(path: str | Path, rate: int = SAMPLE_RATE) -> AudioInfo:
     """Raise AudioError unless the file is readable, mono and at ``rate`` Hz."""
     info = probe(path)
     fix = "normalise the corpus first with `lebench prepare` (writes 16 kHz mono WAV)"
@@ -110,7 +109,7 @@ def check_model_ready(path: str | Path, rate: int = TARGET_RATE) -> AudioInfo:
     return info
 
 
-def load_mono(path: str | Path, rate: int = TARGET_RATE,
+def load_mono(path: str | Path, rate: int = SAMPLE_RATE,
               start: float | None = None, end: float | None = None) -> np.ndarray:
     """Decode (a segment of) a file to float32 mono at ``rate`` Hz."""
     info = probe(path)
@@ -131,7 +130,7 @@ def load_mono(path: str | Path, rate: int = TARGET_RATE,
     return wav
 
 
-def write_wav_atomic(path: str | Path, wav: np.ndarray, rate: int = TARGET_RATE) -> None:
+def write_wav_atomic(path: str | Path, wav: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """Write 16-bit PCM WAV so that an interrupted write never leaves a complete-looking file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

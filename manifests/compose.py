@@ -18,12 +18,13 @@ from typing import Iterator
 
 from tqdm import tqdm
 
-from lebench.errors import AudioError, UserError
-from manifests.audio import TARGET_RATE, check_model_ready
-from manifests.compositions import Composition
-from manifests.records import Utterance, read_records
-from manifests.rejects import Reject, write_rejects
-from manifests.stats import report, to_csv, to_markdown
+from lebench.core.errors import AudioError, UserError
+from lebench.core.audio import SAMPLE_RATE
+from lebench.manifests.audio import check_model_ready
+from lebench.manifests.compositions import Composition
+from lebench.manifests.records import Utterance, read_records
+from lebench.manifests.rejects import Reject, write_rejects
+from lebench.manifests.stats import report, to_csv, to_markdown
 
 META_COLUMNS = ("corpus", "speaker", "gender", "speech_type")
 
@@ -70,7 +71,7 @@ def compose(composition: Composition, prepared: Path, out_dir: Path, valid_fract
                       disable=not progress):
             try:
                 frames = check_model_ready(u.audio).frames if check_audio else \
-                    round(u.duration * TARGET_RATE)
+                    round(u.duration * SAMPLE_RATE)
             except AudioError as e:
                 rejects.append(Reject(e.path, f"{e.reason}; {e.fix}", e.kind))
                 continue

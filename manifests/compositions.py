@@ -10,9 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from lebench import CONFIG_DIR
-from lebench.errors import UserError
-from manifests.corpora import SEED_READERS
+from lebench.core.paths import CONFIG_DIR
+from lebench.core.errors import UserError
+from lebench.manifests.corpora import SEED_CORPORA
 
 COMPOSITION_DIR = CONFIG_DIR / "corpora"
 
@@ -36,9 +36,9 @@ def load_composition(name_or_path: str | Path) -> Composition:
         raise UserError(f"composition {name_or_path!r} not found; available: {', '.join(available())}"
                         f" (or give a path to a YAML file)")
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    unknown = [c for c in data.get("corpora", []) if c not in SEED_READERS]
+    unknown = [c for c in data.get("corpora", []) if c not in SEED_CORPORA]
     if not data.get("corpora") or unknown:
-        raise UserError(f"{path}: 'corpora' must list readers among {', '.join(SEED_READERS)}"
+        raise UserError(f"{path}: 'corpora' must list readers among {', '.join(SEED_CORPORA)}"
                         f"{f'; unknown: {unknown}' if unknown else ''}")
     return Composition(str(data.get("name", path.stem)), list(data["corpora"]),
                        dict(data.get("seed_total") or {}))

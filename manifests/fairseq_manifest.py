@@ -10,36 +10,19 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from tqdm import tqdm
 
-from lebench.errors import AudioError, UserError
-from lebench.files import write_text_atomic
-from manifests.audio import check_model_ready
-from manifests.records import Utterance
-from manifests.rejects import Reject, write_rejects
+from lebench.core.errors import AudioError, UserError
+from lebench.core.manifest import write_lines, write_manifest
+from lebench.manifests.audio import check_model_ready
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject, write_rejects
 
 
-@dataclass(frozen=True)
-class ManifestLine:
-    index: int       # 0-based line number after the root line: the label files' line
-    relative: str    # the path as the manifest writes it: an item's id in predictions
-    path: str        # root joined
-    samples: int
-
-
-def read_manifest(manifest: str | Path) -> list[ManifestLine]:
-    """Every item of a ``<split>.tsv`` (lines already checked by whoever wrote it)."""
-    with open(manifest, encoding="utf-8") as f:
-        root = f.readline().strip()
-        return [ManifestLine(i, parts[0], os.path.join(root, parts[0]), int(parts[1]))
-                for i, parts in enumerate(line.rstrip("\n").split("\t") for line in f if line.strip())]
-
-
-# Labels computed from the transcript through the French normaliser (downstream/text.py):
+# Labels computed from the transcript through the French normaliser (manifests/text.py):
 # letters for CTC (fairseq's .ltr format) and normalised words (.wrd); ``transcript`` is the
 # transcript as the corpus gave it, the reference that ASR is scored against.
 TRANSCRIPT_LABELS = ("ltr", "wrd")
@@ -56,7 +39,7 @@ def label_of(utt: Utterance, name: str) -> str:
 
 def _label_value(utt: Utterance, name: str) -> str:
     if name in (*TRANSCRIPT_LABELS, RAW_TRANSCRIPT):
-        from downstream.text import letters, normalise
+        from lebench.manifests.text import letters, normalise
         if not utt.transcript:
             raise UserError(f"utterance {utt.id} has no transcript, which label {name!r} needs; "
                             "leave untranscribed utterances out of ASR manifests")
@@ -164,21 +147,17 @@ def write_manifests(splits: dict[str, list[Utterance]], out_dir: str | Path,
     root = os.path.commonpath([os.path.dirname(p) for p in all_paths])
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, items in checked.items():
-        _write_atomic(out_dir / f"{name}.tsv",
-                      [root] + [f"{os.path.relpath(r.audio, root)}\t{n}" for r, n in items])
+        write_manifest(out_dir / f"{name}.tsv", root, [(os.path.relpath(r.audio, root), n) for r, n in items])
         for label in labels:
-            _write_atomic(out_dir / f"{name}.{label}", [label_of(r, label) for r, _ in items])
+            write_lines(out_dir / f"{name}.{label}", [label_of(r, label) for r, _ in items])
     for label in (l for l in labels if l != RAW_TRANSCRIPT):  # raw text has no vocabulary
         values = (label_of(r, label) for r, _ in checked.get("train", []))
         counts = Counter(token for v in values for token in v.split()) if label in TRANSCRIPT_LABELS \
             else Counter(values)
         if not counts:
             raise UserError(f"no training utterances carry label {label!r}")
-        _write_atomic(out_dir / f"dict.{label}.txt", [f"{k} {v}" for k, v in sorted(counts.items())])
+        write_lines(out_dir / f"dict.{label}.txt", [f"{k} {v}" for k, v in sorted(counts.items())])
     if rejects:
         write_rejects(out_dir / "rejects.tsv", rejects)
     return {name: len(items) for name, items in checked.items()}
 
-
-def _write_atomic(path: Path, lines: list[str]) -> None:
-    write_text_atomic(path, "".join(line + "\n" for line in lines), unless_same=True)

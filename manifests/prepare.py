@@ -34,11 +34,12 @@ from typing import Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from lebench.errors import AudioError, UserError
-from manifests.audio import TARGET_RATE, load_mono, probe, write_wav_atomic
-from manifests.records import Utterance
-from manifests.rejects import Reject, open_rejects, write_reject
-from manifests.segment import energy_cuts
+from lebench.core.errors import AudioError, UserError
+from lebench.core.audio import SAMPLE_RATE
+from lebench.manifests.audio import load_mono, probe, write_wav_atomic
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject, open_rejects, write_reject
+from lebench.manifests.segment import energy_cuts
 
 BLOCK = 8192  # inputs in flight at once: bounds memory whatever the corpus size
 
@@ -221,8 +222,8 @@ def _normalise(utt: Utterance, folder: str, p: _Params, kept: list[dict],
     if utt.start is not None:
         if os.path.isfile(target):  # complete by construction (atomic write)
             return keep(None, target, utt.id, probe(target).duration)
-        wav = load_mono(utt.audio, TARGET_RATE, utt.start, utt.end)
-        return keep(wav, target, utt.id, len(wav) / TARGET_RATE)
+        wav = load_mono(utt.audio, SAMPLE_RATE, utt.start, utt.end)
+        return keep(wav, target, utt.id, len(wav) / SAMPLE_RATE)
     info = probe(utt.audio)
     cut = p.split_long and utt.transcript is None and info.duration > p.max_duration
     if info.duration > p.max_duration and not cut:
@@ -232,21 +233,21 @@ def _normalise(utt: Utterance, folder: str, p: _Params, kept: list[dict],
                                "too_long_transcribed"))
         return
     if not cut:
-        if info.pcm16_wav and info.sample_rate == TARGET_RATE and info.channels == 1:
+        if info.pcm16_wav and info.sample_rate == SAMPLE_RATE and info.channels == 1:
             return keep(None, utt.audio, utt.id, info.duration)
         if os.path.isfile(target):
             return keep(None, target, utt.id, probe(target).duration)
-        wav = load_mono(utt.audio, TARGET_RATE)
-        return keep(wav, target, utt.id, len(wav) / TARGET_RATE)
-    wav = load_mono(utt.audio, TARGET_RATE)
-    for start, end, speech in energy_cuts(wav, TARGET_RATE, p.max_duration):
+        wav = load_mono(utt.audio, SAMPLE_RATE)
+        return keep(wav, target, utt.id, len(wav) / SAMPLE_RATE)
+    wav = load_mono(utt.audio, SAMPLE_RATE)
+    for start, end, speech in energy_cuts(wav, SAMPLE_RATE, p.max_duration):
         uid = f"{utt.id}-{round(start * 1000):07d}-{round(end * 1000):07d}"
         if not speech:
             rejected.append(Reject(f"{utt.audio}:{start:.2f}-{end:.2f}",
                                    "mostly silence (30 dB under the recording's loud parts)", "silence"))
             continue
-        piece = wav[int(start * TARGET_RATE):int(end * TARGET_RATE)]
-        keep(piece, os.path.join(folder, f"{uid}.wav"), uid, len(piece) / TARGET_RATE)
+        piece = wav[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        keep(piece, os.path.join(folder, f"{uid}.wav"), uid, len(piece) / SAMPLE_RATE)
 
 
 def _span(utt: Utterance) -> str:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 GENDERS = ("M", "F", "U")  # male, female, unknown
 SPEECH_TYPES = ("read", "spontaneous", "broadcast", "acted_emotional",

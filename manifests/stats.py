@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from manifests.corpora.common import UNKNOWN_SPEAKER
-from manifests.records import Utterance
+from lebench.manifests.corpora.common import UNKNOWN_SPEAKER
+from lebench.manifests.records import Utterance
 
 SEED_TABLE = Path(__file__).parent / "corpora" / "seed_table.tsv"
 GENDERS = ("M", "F", "U")
@@ -151,6 +151,21 @@ def compare(ours: dict[str, object], seed: dict[str, object]) -> list[str]:
             theirs = 0 if raw in ("-", "") else int(raw.replace(",", ""))
             if mine != theirs:
                 diffs.append(f"{name} {key}: prepared {mine:,}, seed {theirs:,} ({mine - theirs:+,})")
+    return diffs
+
+
+def compare_with_seed(rows: list[dict[str, object]], composition=None) -> list[str]:
+    """Every figure of ``rows`` that differs from the seed table (a composition's total row
+    against its seed total); a corpus the seed does not list is said so."""
+    seed = seed_figures()
+    diffs = []
+    for row in rows:
+        if row["corpus"] in seed:
+            diffs += compare(row, seed[row["corpus"]])
+        elif composition and row["corpus"] == f"total {composition.name}":
+            diffs += compare(row, composition.seed_total)
+        else:
+            diffs.append(f"{row['corpus']}: not in the seed table, not compared")
     return diffs
 
 

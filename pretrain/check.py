@@ -12,11 +12,12 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairseq_ext.batch_plan import BatchPlan, plan_batch
-from lebench.errors import UserError
-from pretrain.config import build_on_meta, model_config, resolve
-from pretrain.flops import train_flops_per_audio_second
-from pretrain.hardware import KG_CO2_PER_KWH, Hardware, hardware
+from lebench.pretrain.batch_plan import BatchPlan, plan_batch
+from lebench.core.errors import UserError
+from lebench.core.fairseq_command import available_configs
+from lebench.pretrain.config import PRETRAIN_DIR, build_on_meta, model_config, resolve
+from lebench.pretrain.flops import train_flops_per_audio_second
+from lebench.pretrain.hardware import KG_CO2_PER_KWH, Hardware, hardware
 
 SEED_MODELS = Path(__file__).with_name("seed_models.tsv")
 
@@ -25,6 +26,11 @@ def seed_models() -> dict[str, dict[str, str]]:
     with open(SEED_MODELS, encoding="utf-8") as f:
         return {r["model"]: r for r in csv.DictReader((l for l in f if not l.startswith("#")),
                                                       delimiter="\t")}
+
+
+def seed_configs() -> list[str]:
+    """The configs of ``configs/pretrain`` that are models of the seed table, by name."""
+    return [name for name in available_configs(PRETRAIN_DIR) if name in seed_models()]
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
-from lebench import CONFIG_DIR
-from lebench.fairseq_run import config_path
+from lebench.core.paths import CONFIG_DIR
+from lebench.core.fairseq_command import config_path
 
 PRETRAIN_DIR = CONFIG_DIR / "pretrain"
 

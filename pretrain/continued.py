@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from lebench.errors import UserError
-from pretrain.config import model_config, resolve
-from pretrain.hf.arch import conv_layers
-from pretrain.launch import pretrain
+from lebench.core.checkpoint import load_checkpoint, training_config
+from lebench.core.errors import UserError
+from lebench.pretrain.config import model_config, resolve
+from lebench.pretrain.hf.arch import conv_layers
+from lebench.pretrain.launch import pretrain
 
 SIZES = ("demo", "light", "base", "large", "xlarge")
 # What must match for the weights to load and the features to mean the same thing.
@@ -25,14 +24,8 @@ SHAPE_KEYS = ("conv_feature_layers", "extractor_mode", "conv_bias", "encoder_lay
 
 
 def checkpoint_config(checkpoint: Path):
-    if not checkpoint.is_file():
-        raise UserError(f"{checkpoint}: starting checkpoint not found")
-    try:
-        state = torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
-    except Exception as e:
-        raise UserError(f"{checkpoint}: not a readable fairseq checkpoint ({e})") from None
-    cfg = state.get("cfg")
-    if not cfg or "model" not in cfg or cfg["model"].get("_name") != "wav2vec2":
+    cfg = training_config(load_checkpoint(checkpoint, mmap=True), checkpoint)
+    if "model" not in cfg or cfg["model"].get("_name") != "wav2vec2":
         raise UserError(f"{checkpoint}: not a fairseq wav2vec2 pretraining checkpoint (a "
                         "HuggingFace model must be converted to fairseq first)")
     return cfg

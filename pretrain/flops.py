@@ -8,7 +8,7 @@ activations and the Gumbel softmax are left out: they are memory-bound and small
 """
 from __future__ import annotations
 
-from fairseq_ext.batch_plan import SAMPLE_RATE
+from lebench.core.audio import SAMPLE_RATE
 
 MASKED_FRACTION = 0.49  # mask_prob 0.65 x span 10, with overlaps (wav2vec 2.0, Sec. 3.1)
 

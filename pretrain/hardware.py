@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 KG_CO2_PER_KWH = 0.052
 

@@ -14,29 +14,25 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fairseq_ext.data import check_manifest
-from lebench.errors import AudioError, UserError
-from lebench.fairseq_run import config_path, fairseq_hydra_train
-from lebench.files import file_sha256, file_stamp, write_text_atomic
-from manifests.audio import check_model_ready
+from lebench.core.errors import AudioError, UserError
+from lebench.core.fairseq_command import config_path, fairseq_hydra_train
+from lebench.core.files import file_sha256, file_stamp, write_text_atomic
+from lebench.core.manifest import check_manifest, read_manifest
+from lebench.manifests.audio import check_model_ready
 
 
 def check_pretraining_data(data: Path, splits: tuple[str, ...] = ("train", "valid"),
                            audio: bool = True) -> None:
     """Manifests exist and are non-empty; every listed file is readable 16 kHz mono."""
     for split in splits:
-        manifest = Path(check_manifest(str(data / f"{split}.tsv")))
+        manifest = check_manifest(data / f"{split}.tsv")
         if not audio:
             continue
-        lines = manifest.read_text(encoding="utf-8").splitlines()
-        root = Path(lines[0])
-        for n, line in enumerate(tqdm(lines[1:], desc=f"check {split} audio", unit="file",
-                                      leave=False), 2):
-            path = root / line.split("\t")[0]
+        for line in tqdm(read_manifest(manifest), desc=f"check {split} audio", unit="file", leave=False):
             try:
-                check_model_ready(path)
+                check_model_ready(line.path)
             except AudioError as e:
-                raise UserError(f"{e} (listed at {manifest}:{n})") from None
+                raise UserError(f"{e} (listed at {manifest}:{line.index + 2})") from None
 
 
 def pretrain(config: str, data: Path, save_dir: Path, overrides: list[str] = (),

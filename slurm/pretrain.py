@@ -5,7 +5,7 @@ frozen to ``SAVE_DIR/slurm/job.yaml``: every requeue trains the same numbers eve
 ``configs/`` changes meanwhile. The job runs one ``slurm.worker`` per GPU (or CPU process),
 asks Slurm for ``SIGUSR1`` ``signal_seconds`` before its time limit, and requeues itself
 when the workers stopped on it (exit ``REQUEUE``) with a checkpoint saved; the effective
-batch stays the recipe's whatever the GPU count (``fairseq_ext.batch_plan``).
+batch stays the recipe's whatever the GPU count (``lebench.pretrain.batch_plan``).
 """
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from fairseq_ext.batch_plan import plan_batch
-from lebench.errors import UserError
-from pretrain.config import resolve
-from pretrain.launch import check_pretraining_data
-from slurm.profile import Request
-from slurm.sbatch import python_command, script, submit
-from slurm.worker import REQUEUE, is_complete
+from lebench.pretrain.batch_plan import plan_batch
+from lebench.core.errors import UserError
+from lebench.pretrain.config import resolve
+from lebench.pretrain.launch import check_pretraining_data
+from lebench.pretrain.check import seed_models
+from lebench.slurm.profile import Profile, Request
+from lebench.slurm.sbatch import python_command, script, submit
+from lebench.core.checkpoint import is_complete
+from lebench.slurm.worker import REQUEUE
 
 
 def job_dir(save_dir: Path) -> Path:
@@ -57,7 +59,7 @@ def worker_body(config_yaml: Path, request: Request) -> list[str]:
         'export MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
         "export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))",
         'echo "lebench: job $SLURM_JOB_ID, restart ${SLURM_RESTART_COUNT:-0}, nodes $SLURM_JOB_NODELIST"',
-        f"srun --kill-on-bad-exit=1 {python_command(request)} -m slurm.worker {shlex.quote(str(config_yaml))}",
+        f"srun --kill-on-bad-exit=1 {python_command(request)} -m lebench.slurm.worker {shlex.quote(str(config_yaml))}",
         "status=$?",
         f"if [ $status -eq {REQUEUE} ]; then",
         '  echo "lebench: checkpoint saved ahead of the time limit; requeueing"',
@@ -65,6 +67,14 @@ def worker_body(config_yaml: Path, request: Request) -> list[str]:
         "fi",
         "exit $status",
     ]
+
+
+def default_gpus(profile: Profile, partition: str | None, config: str | None) -> int | None:
+    """The seed table's GPU count for its models on a GPU partition; else None (one node's)."""
+    seed = seed_models().get(config or "")
+    if seed and profile.partition(partition).gpus_per_node:
+        return int(seed["gpus"])
+    return None
 
 
 def submit_pretraining(request: Request, save_dir: Path, config: str | None = None,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from lebench import CONFIG_DIR
-from lebench.errors import UserError
+from lebench.core.paths import CONFIG_DIR
+from lebench.core.errors import UserError
 
 PROFILE_DIR = CONFIG_DIR / "slurm"
 

@@ -7,9 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from lebench import REPO_ROOT
-from lebench.errors import UserError
-from slurm.profile import Request
+from lebench.core.errors import UserError
+from lebench.slurm.profile import Request
 
 
 def python_command(request: Request) -> str:
@@ -29,7 +28,7 @@ def script(job_name: str, request: Request, output: Path, body: list[str],
              *(f"#SBATCH --{k}" + (f"={v}" if v else "") for k, v in directives.items()),
              "", "set -uo pipefail",
              *part.setup, *profile.setup,
-             f"cd {shlex.quote(str(REPO_ROOT))}",
+             f"cd {shlex.quote(str(Path.cwd()))}",  # where it was submitted: relative paths hold
              "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}",
              *body, ""]
     return "\n".join(lines)

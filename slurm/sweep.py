@@ -40,10 +40,11 @@ from pathlib import Path
 
 import yaml
 
-from lebench.errors import UserError
-from lebench.fairseq_run import config_path
-from slurm.profile import Request
-from slurm.sbatch import python_command, script, submit
+from lebench.core.errors import UserError
+from lebench.core.fairseq_command import config_path
+from lebench.downstream.upstream import UpstreamSpec
+from lebench.slurm.profile import Request
+from lebench.slurm.sbatch import python_command, script, submit
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,12 @@ def load_sweep(path: Path) -> Sweep:
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UserError(f"{path}: malformed sweep ({e}); it needs results, out, upstreams, tasks "
                         f"(see the docstring of slurm/sweep.py)") from None
-    problems = []
+    problems, specs = [], {}
     for name, spec in upstreams.items():
-        if spec != "mfb" and not local(spec).exists():
-            problems.append(f"upstream {name}: {local(spec)} does not exist")
+        try:
+            specs[name] = UpstreamSpec.parse(spec, base=here).text
+        except UserError as e:
+            problems.append(f"upstream {name}: {e}")
     elements = []
     for task, t in tasks.items():
         if not isinstance(t, dict) or "config" not in t or "data" not in t:
@@ -123,9 +126,9 @@ def load_sweep(path: Path) -> Sweep:
         missing = [s for s in ("train.tsv", "valid.tsv") if not (data / s).is_file()]
         if missing:
             problems.append(f"task {task}: {data} lacks {', '.join(missing)}")
-        for name, spec in upstreams.items():
+        for name, spec in specs.items():
             for seed in seeds:
-                elements.append(Element(name, spec if spec == "mfb" else str(local(spec)), task,
+                elements.append(Element(name, spec, task,
                                         t["config"], str(data), tuple(t.get("overrides") or ()), seed))
     if problems:
         raise UserError(f"{path}: nothing submitted:\n  " + "\n  ".join(problems))
@@ -144,7 +147,7 @@ def freeze(sweep: Sweep) -> Path:
 
 def run_element(sweep: Sweep, index: int) -> str:
     """Run element ``index`` unless it is done; record done or failed. Returns what happened."""
-    from downstream.run import run
+    from lebench.downstream.run import run
 
     if not 0 <= index < len(sweep.elements):
         raise UserError(f"element {index}: the sweep has {len(sweep.elements)} (0-{len(sweep.elements) - 1})")

@@ -17,7 +17,7 @@
 - when it stops, prints a digest of its parameters: in data-parallel training every rank
   must hold the same ones, and the job log shows that they do.
 
-Usage (written by ``slurm.pretrain``): ``python -m slurm.worker CONFIG_YAML [overrides...]``.
+Usage (written by ``slurm.pretrain``): ``python -m lebench.slurm.worker CONFIG_YAML [overrides...]``.
 """
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ import logging  # noqa: E402  (the handlers above must come first)
 import os  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
-import zipfile  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from lebench.core.checkpoint import is_complete  # noqa: E402
 
 REQUEUE = 75       # EX_TEMPFAIL: stopped ahead of the time limit, checkpoint saved, run again
 TERMINATED = 143   # 128 + SIGTERM: stopped with a checkpoint; Slurm requeues preempted jobs itself
@@ -61,15 +62,6 @@ def distributed_overrides(env: dict[str, str], cuda: bool) -> list[str]:
             f"{d}.distributed_init_method=tcp://{env['MASTER_ADDR']}:{env['MASTER_PORT']}",
             f"{d}.distributed_no_spawn=true", f"{d}.device_id={local if cuda else 0}",
             f"{d}.distributed_backend={'nccl' if cuda else 'gloo'}"]
-
-
-def is_complete(checkpoint: Path) -> bool:
-    """torch checkpoints are zip files: a truncated one has no readable central directory."""
-    try:
-        with zipfile.ZipFile(checkpoint) as z:
-            return any(name.endswith("data.pkl") for name in z.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
 
 
 def _newest_first(save_dir: Path) -> list[Path]:
@@ -169,7 +161,7 @@ def main(argv: list[str]) -> int:
     import torch
     from omegaconf import OmegaConf
 
-    from lebench import PLUGIN_DIR
+    from lebench.core.fairseq_command import hydra_train_args, import_plugin
 
     config = Path(argv[0]).resolve()
     checkpoint = OmegaConf.load(config).checkpoint
@@ -180,13 +172,10 @@ def main(argv: list[str]) -> int:
                  *restore_overrides(save_dir, checkpoint.get("finetune_from_model"))]
     stop = StopAtSignal()
     stop.install()
-    import fairseq_ext  # noqa: F401  fairseq_fixes before training
-
+    import_plugin()  # fairseq_fixes before training
     from fairseq_cli.hydra_train import cli_main
 
-    sys.argv = ["fairseq-hydra-train", "--config-dir", str(config.parent), "--config-name",
-                config.stem, f"common.user_dir={PLUGIN_DIR}",
-                f"hydra.run.dir={save_dir / 'hydra' / f'rank{rank}'}", *overrides]
+    sys.argv = ["fairseq-hydra-train", *hydra_train_args(config, overrides, save_dir / "hydra" / f"rank{rank}")]
     print(f"slurm.worker rank {rank}: restart {os.environ.get('SLURM_RESTART_COUNT', '0')}, "
           f"{' '.join(overrides) or 'no overrides'}", flush=True)
     cli_main()

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from pretrain.hf.fairseq_checkpoint import save_checkpoint
+from lebench.core.checkpoint import save_checkpoint
 
 # fairseq's letter dictionary format: symbol and count; "|" separates words.
 LETTERS = "| e s a i t n r u l o d c p m é v q f b g h j à x è y ê z ç ' k w".split()
@@ -27,7 +27,7 @@ def _save(path: Path, cfg, model: torch.nn.Module, num_updates: int) -> Path:
 def pretraining_checkpoint(config: str, path: Path, layers: int | None = 2, seed: int = 0) -> Path:
     """A randomly initialised model of ``configs/pretrain/<config>`` with ``layers`` blocks
     (``None``: the config's own depth)."""
-    from pretrain.config import build_model, model_config, resolve
+    from lebench.pretrain.config import build_model, model_config, resolve
 
     overrides = [f"task.data={path.parent}"] + ([f"model.encoder_layers={layers}"] if layers else [])
     cfg, _ = resolve(config, overrides)

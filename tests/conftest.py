@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from manifests.corpora import read_generic
-from manifests.demo.build import build_demo_corpus
-from manifests.fairseq_manifest import split_records, write_manifests
-from manifests.prepare import prepare
-from manifests.records import read_records
+from lebench.manifests.corpora import generic
+from lebench.manifests.demo.build import build_demo_corpus
+from lebench.manifests.fairseq_manifest import split_records, write_manifests
+from lebench.manifests.prepare import prepare
+from lebench.manifests.records import read_records
 
 # The longest files, longest first (measured, one process: ~270, 250, 190, 95, 60, 40, 36 s):
 # `make test` runs two pytest-xdist workers that take whole files in collection order, so the
@@ -38,7 +38,7 @@ def demo_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_records(demo_corpus, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prepared")
-    return prepare(read_generic(demo_corpus, corpus="lebench-demo"), out, progress=False).records
+    return prepare(generic("lebench-demo").read(demo_corpus), out, progress=False).records
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +52,7 @@ def demo_manifests(demo_records, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def demo_checkpoint(demo_manifests, tmp_path_factory) -> Path:
     """20 real updates of the demo config through fairseq-hydra-train."""
-    from pretrain.launch import pretrain
+    from lebench.pretrain.launch import pretrain
     save_dir = tmp_path_factory.mktemp("pretrain")
     return pretrain("demo", demo_manifests, save_dir, ["optimization.max_update=20",
                                                        "lr_scheduler.warmup_updates=5"], quiet=True)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lebench.errors import AudioError
-from manifests.audio import check_model_ready, load_mono, probe, write_wav_atomic
+from lebench.core.errors import AudioError
+from lebench.manifests.audio import check_model_ready, load_mono, probe, write_wav_atomic
 from tests.conftest import write_tone
 
 

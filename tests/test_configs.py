@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fairseq_ext.batch_plan import plan_batch
+from lebench.pretrain.batch_plan import plan_batch
 from lebench.cli import main
-from lebench.errors import UserError
-from lebench.fairseq_run import config_path
-from pretrain.check import check, energy, seed_models
-from pretrain.config import PRETRAIN_DIR, build_on_meta, resolve
-from pretrain.hardware import KG_CO2_PER_KWH, hardware
+from lebench.core.errors import UserError
+from lebench.core.fairseq_command import config_path
+from lebench.pretrain.check import check, energy, seed_models
+from lebench.pretrain.config import PRETRAIN_DIR, build_on_meta, resolve
+from lebench.pretrain.hardware import KG_CO2_PER_KWH, hardware
 
 SEED = seed_models()
 

@@ -7,22 +7,22 @@ from collections import Counter
 import pytest
 import soundfile as sf
 
-from manifests.corpora import SEED_READERS
-from manifests.prepare import prepare
-from manifests.records import read_records
-from manifests.stats import report
+from lebench.manifests.corpora import CORPORA, SEED_CORPORA
+from lebench.manifests.prepare import prepare
+from lebench.manifests.records import read_records
+from lebench.manifests.stats import report
 from tests import replicas
 
 
 def test_every_seed_corpus_has_a_reader_and_a_replica():
-    assert list(SEED_READERS) == list(replicas.BUILDERS)
-    assert len(SEED_READERS) == 17
+    assert list(SEED_CORPORA) == list(replicas.BUILDERS)
+    assert len(SEED_CORPORA) == 17
 
 
 @pytest.mark.parametrize("name", list(replicas.BUILDERS))
 def test_reader_on_replica(name, tmp_path):
     expected = replicas.BUILDERS[name](tmp_path / "corpus")
-    s = prepare(SEED_READERS[name](tmp_path / "corpus"), tmp_path / "out", workers=1,
+    s = prepare(CORPORA[name].read(tmp_path / "corpus"), tmp_path / "out", workers=1,
                 progress=False)
     records = list(read_records(s.records))
     assert len(records) == expected.kept == s.kept
@@ -41,7 +41,7 @@ def test_reader_on_replica(name, tmp_path):
 
 def test_statistics_report_reproduces_the_seed_columns(tmp_path):
     replicas.mls_french(tmp_path / "mls")
-    s = prepare(SEED_READERS["mls_french"](tmp_path / "mls"), tmp_path / "out", workers=1,
+    s = prepare(CORPORA["mls_french"].read(tmp_path / "mls"), tmp_path / "out", workers=1,
                 progress=False)
     (row, total) = report(read_records(s.records), "1K")
     assert (row["utterances"], row["utt_m"], row["utt_f"], row["utt_u"]) == (4, 2, 2, None)
@@ -53,14 +53,14 @@ def test_statistics_report_reproduces_the_seed_columns(tmp_path):
 
 def test_voxpopuli_long_recording_is_cut_in_its_silence(tmp_path):
     replicas.voxpopuli_unlabelled(tmp_path / "vp")
-    s = prepare(SEED_READERS["voxpopuli_unlabelled"](tmp_path / "vp"), tmp_path / "out",
+    s = prepare(CORPORA["voxpopuli_unlabelled"].read(tmp_path / "vp"), tmp_path / "out",
                 workers=1, progress=False)
     pieces = sorted(r.duration for r in read_records(s.records) if "fr_3" in r.id)
     assert len(pieces) == 2 and 25.0 <= pieces[1] <= 26.0  # cut inside the 25-26 s gap
 
 
 def test_interrupted_prepare_resumes_without_redoing_finished_inputs(tmp_path, monkeypatch):
-    import manifests.prepare as prep
+    import lebench.manifests.prepare as prep
     replicas.att_hack(tmp_path / "ah")  # 5 inputs: 2 kept, 3 rejected
     monkeypatch.setattr(prep, "BLOCK", 2)
 
@@ -72,7 +72,7 @@ def test_interrupted_prepare_resumes_without_redoing_finished_inputs(tmp_path, m
 
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        prep.prepare(interrupted(SEED_READERS["att_hack"](tmp_path / "ah"), 4), out, workers=1,
+        prep.prepare(interrupted(CORPORA["att_hack"].read(tmp_path / "ah"), 4), out, workers=1,
                      progress=False)
     assert not (out / "utterances.jsonl").exists() and not (out / "rejects.tsv").exists()
     journal = (out / ".journal").read_text().splitlines()
@@ -82,8 +82,8 @@ def test_interrupted_prepare_resumes_without_redoing_finished_inputs(tmp_path, m
     finished = {json.loads(line.split("\t", 3)[3])["audio"] for line in journal
                 if line.startswith("U\t")}
     stamps = {a: (tmp_path / a).stat().st_mtime_ns for a in finished}
-    s = prep.prepare(SEED_READERS["att_hack"](tmp_path / "ah"), out, workers=1, progress=False)
-    fresh = prep.prepare(SEED_READERS["att_hack"](tmp_path / "ah"), tmp_path / "fresh",
+    s = prep.prepare(CORPORA["att_hack"].read(tmp_path / "ah"), out, workers=1, progress=False)
+    fresh = prep.prepare(CORPORA["att_hack"].read(tmp_path / "ah"), tmp_path / "fresh",
                          workers=1, progress=False)
     assert s.records.read_text() == fresh.records.read_text().replace("/fresh/", "/out/")
     assert (s.kept, s.reject_kinds) == (fresh.kept, fresh.reject_kinds)
@@ -91,23 +91,23 @@ def test_interrupted_prepare_resumes_without_redoing_finished_inputs(tmp_path, m
 
 
 def test_prepare_refuses_to_mix_options_in_one_output(tmp_path):
-    from lebench.errors import UserError
+    from lebench.core.errors import UserError
     replicas.gemep(tmp_path / "g")
-    prepare(SEED_READERS["gemep"](tmp_path / "g"), tmp_path / "out", workers=1, progress=False)
+    prepare(CORPORA["gemep"].read(tmp_path / "g"), tmp_path / "out", workers=1, progress=False)
     with pytest.raises(UserError, match="use the same options or a new output folder"):
-        prepare(SEED_READERS["gemep"](tmp_path / "g"), tmp_path / "out", max_duration=10,
+        prepare(CORPORA["gemep"].read(tmp_path / "g"), tmp_path / "out", max_duration=10,
                 workers=1, progress=False)
 
 
 def test_compose_writes_manifests_and_stats_compared_with_the_seed(tmp_path):
-    from manifests.compose import compose, in_valid
-    from manifests.compositions import Composition, available, load_composition
-    from manifests.stats import compare, seed_figures
+    from lebench.manifests.compose import compose, in_valid
+    from lebench.manifests.compositions import Composition, available, load_composition
+    from lebench.manifests.stats import compare, seed_figures
     assert available() == ["14K", "1K", "2.7K", "3K", "7K"]
-    assert load_composition("14K").corpora == list(SEED_READERS)
+    assert load_composition("14K").corpora == list(SEED_CORPORA)
     for name in ("mls_french", "epac"):
         replicas.BUILDERS[name](tmp_path / "src" / name)
-        prepare(SEED_READERS[name](tmp_path / "src" / name), tmp_path / "prepared" / name,
+        prepare(CORPORA[name].read(tmp_path / "src" / name), tmp_path / "prepared" / name,
                 workers=1, progress=False)
     counts = compose(load_composition("2.7K"), tmp_path / "prepared", tmp_path / "m",
                      valid_fraction=0.3, seed=7, progress=False)
@@ -145,8 +145,8 @@ def test_compose_writes_manifests_and_stats_compared_with_the_seed(tmp_path):
 
 def test_seed_compositions_are_the_sums_of_their_corpora():
     """The seed's composition totals against its own rows: documents where it disagrees."""
-    from manifests.compositions import load_composition
-    from manifests.stats import parse_hmm, seed_figures
+    from lebench.manifests.compositions import load_composition
+    from lebench.manifests.stats import parse_hmm, seed_figures
     seed = seed_figures()
     gaps = {}
     for name in ("1K", "2.7K", "3K", "7K", "14K"):

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from downstream.parsing import read_tree
-from downstream.slu import CLOSE, is_open, target_tokens, words
-from downstream.text import normalise
-from manifests.demo.build import (SPANISH_VOICES, TARGETS, VOICES, _script, _spanish_script,
+from lebench.manifests.trees import read_tree
+from lebench.downstream.slu import CLOSE, is_open, target_tokens, words
+from lebench.manifests.text import normalise
+from lebench.manifests.demo.build import (SPANISH_VOICES, TARGETS, VOICES, _script, _spanish_script,
                                   as_question, sentences)
 
 ROWS = sentences()

@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from downstream import cache as feature_cache
-from downstream.results import read_results, table, write_report
-from downstream.run import features_for, predict, run, run_folder, train
-from downstream.scoring import read_predictions, rescore
-from downstream.suite import DEMO_TASKS, SEQ2SEQ_TASKS, prepare_demo_tasks, run_suite
-from downstream.text import normalise
-from downstream.trials import make_trials
-from downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream, fingerprint_of, load_upstream
-from lebench.errors import UserError
-from lebench.hidden_states import hidden_states
+from lebench.downstream import cache as feature_cache
+from lebench.downstream.results import read_results, table, write_report
+from lebench.downstream.run import features_for, predict, run, run_folder, train
+from lebench.downstream.scoring import read_predictions, rescore
+from lebench.downstream.suite import DEMO_TASKS, SEQ2SEQ_TASKS, prepare_demo_tasks, run_suite
+from lebench.manifests.text import normalise
+from lebench.downstream.trials import make_trials
+from lebench.downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream, fingerprint_of, load_upstream
+from lebench.core.errors import UserError
+from lebench.pretrain.hidden_states import hidden_states
 
 SHORT = ["optimization.max_update=30", "optimization.max_epoch=3",
          "dataset.validate_interval_updates=15"]
@@ -68,7 +68,7 @@ def test_every_task_and_mode_reaches_the_report(suite, tasks_data, tmp_path):
     for r in results:
         predictions = Path(r.config["predictions"])
         assert predictions.parent == Path(r.config["checkpoint"]).parent
-        scores, stored = rescore(predictions)
+        scores, stored = (r := rescore(predictions)).scores, r.stored
         assert {s.column: (s.value, s.low, s.high) for s in scores}[r.metric] == (r.value, r.low, r.high)
         expected = {("asv", "test"): "speaker pairs (4 target, 6 non-target)",
                     ("asv", "valid"): "speakers (12)"}.get((r.task, r.split))
@@ -280,7 +280,7 @@ def test_hidden_states_stay_aligned_under_layerdrop(demo_checkpoint):
 
 
 def test_huggingface_and_ctc_upstreams_give_the_fairseq_states(demo_checkpoint, tmp_path):
-    from pretrain.hf import to_hf
+    from lebench.pretrain.hf import to_hf
     from tests.checkpoints import ctc_checkpoint
     hf_dir, _ = to_hf(demo_checkpoint, tmp_path / "hf", target="encoder", verify=False)
     wav, lengths = torch.randn(2, 24_000), torch.tensor([24_000, 20_000])
@@ -308,9 +308,11 @@ def test_upstream_errors_name_the_file(tmp_path):
 def test_trials_are_balanced_and_deterministic(tasks_data, tmp_path):
     data = tmp_path / "asv"
     shutil.copytree(tasks_data / "asv", data)
-    path, targets, nontargets = make_trials(data, "test", targets_per_utterance=5, seed=3)
+    made = make_trials(data, "test", targets_per_utterance=5, seed=3)
+    path, targets, nontargets = made.path, made.targets, made.nontargets
     first = path.read_text()
-    assert make_trials(data, "test", targets_per_utterance=5, seed=3)[1:] == (targets, nontargets)
+    again = make_trials(data, "test", targets_per_utterance=5, seed=3)
+    assert (again.targets, again.nontargets) == (targets, nontargets)
     assert path.read_text() == first
     speaker = dict(zip([l.split("\t")[0] for l in (data / "test.tsv").read_text().splitlines()[1:]],
                        (data / "test.speaker").read_text().split()))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from manifests.corpora import (READERS, read_allosat, read_common_voice, read_etape, read_media,
-                               read_mtedx, read_orfeo, read_recola)
-from manifests.fairseq_manifest import split_records, write_manifests
-from manifests.prepare import prepare
-from manifests.records import read_records
+from lebench.manifests.corpora import CORPORA
+from lebench.manifests.fairseq_manifest import split_records, write_manifests
+from lebench.manifests.prepare import prepare
+from lebench.manifests.records import read_records
 from tests import replicas
 
 
@@ -25,7 +24,7 @@ def test_common_voice_keeps_official_splits_and_transcripts(tmp_path):
         for _, p, _, _ in items:
             if p != "gone.mp3":
                 replicas.audio(root / "clips" / p, 1.5, rate=48_000)
-    summary = prepare(read_common_voice(root), tmp_path / "out", progress=False)
+    summary = prepare(CORPORA["common_voice"].read(root), tmp_path / "out", progress=False)
     assert summary.kept == 4 and summary.reject_kinds == {"missing_audio": 1}
     records = {r.id: r for r in read_records(summary.records)}
     assert {r.labels["split"] for r in records.values()} == {"train", "valid", "test"}
@@ -43,7 +42,7 @@ def test_etape_reads_turns_per_split(tmp_path):
     for split in ("train", "dev"):
         replicas.audio(tmp_path / "etape" / split / f"show_{split}.wav", 12.0)
         replicas._trs(tmp_path / "etape" / split / f"show_{split}.trs", f"show_{split}")
-    summary = prepare(read_etape(tmp_path / "etape"), tmp_path / "out", progress=False)
+    summary = prepare(CORPORA["etape"].read(tmp_path / "etape"), tmp_path / "out", progress=False)
     records = list(read_records(summary.records))
     # per file: turns 1-5, 5-8, 10-12 kept and the overlapping 8-10 rejected (as portmedia)
     assert summary.kept == 6 and summary.reject_kinds == {"overlap": 2}
@@ -63,7 +62,7 @@ def test_recola_windows_carry_the_gold_standard_at_25_hz(tmp_path):
         replicas.audio(root / "recordings_audio" / f"{name}.wav", 45.0, rate=44_100)
         replicas.text(root / "ratings_gold_standard" / "arousal" / f"{name}.arff", _arff(name, ramp))
         replicas.text(root / "ratings_gold_standard" / "valence" / f"{name}.arff", _arff(name, -ramp))
-    summary = prepare(read_recola(root), tmp_path / "out", progress=False)
+    summary = prepare(CORPORA["recola"].read(root), tmp_path / "out", progress=False)
     records = sorted(read_records(summary.records), key=lambda r: (r.labels["split"], r.id))
     assert summary.kept == 6  # 20 + 20 + 5 s per recording
     assert [r.duration for r in records[:3]] == [20.0, 20.0, 5.0]
@@ -87,7 +86,7 @@ def test_allosat_uses_its_split_lists_and_rejects_a_bad_annotation(tmp_path):
     replicas.text(root / "annotations" / "conv3.csv", "when,what\n1,2\n")
     replicas.text(root / "train.txt", "conv1\n")
     replicas.text(root / "test.txt", "conv2\n")
-    summary = prepare(read_allosat(root), tmp_path / "out", progress=False)
+    summary = prepare(CORPORA["allosat"].read(root), tmp_path / "out", progress=False)
     records = {r.audio.split("/")[-1]: r for r in read_records(summary.records)}
     assert summary.kept == 2 and summary.reject_kinds == {"bad_metadata": 1}
     assert [r.labels["split"] for r in sorted(records.values(), key=lambda r: r.id)] == ["train", "test"]
@@ -126,7 +125,7 @@ def test_media_reads_caller_turns_with_concepts_and_official_splits(tmp_path):
     root = tmp_path / "media"
     replicas.text(root / "E0024" / "MEDIA1FR_00" / "MEDIA1FR" / "DATA" / "media_testHC.xml", MEDIA_XML)
     replicas.audio(root / "S0272" / "BLOCK01" / "1234.wav", 6.0, rate=8_000, channels=2)
-    items = list(read_media(root))
+    items = list(CORPORA["media"].read(root))
     records = [r for r in items if not hasattr(r, "reason")]
     rejects = [r for r in items if hasattr(r, "reason")]
     assert len(records) == 1 and records[0].start == 1.5 and records[0].end == 4.0
@@ -136,9 +135,9 @@ def test_media_reads_caller_turns_with_concepts_and_official_splits(tmp_path):
     assert records[0].transcript == "euh je voudrais deux chambres à Paris le 3 mai"
     assert sorted(r.reason.split(";")[0].split(" (")[0] for r in rejects) == [
         "caller turn without transcribed words", "no recording 9999.wav in the corpus folder"]
-    relaxed = next(r for r in read_media(root, relax=True) if not hasattr(r, "reason"))
+    relaxed = next(r for r in CORPORA["media"].read(root, relax=True) if not hasattr(r, "reason"))
     assert "<temps-date> le 3 mai >" in relaxed.labels["concepts"]
-    summary = prepare(READERS["portmedia_slu"](root), tmp_path / "out", progress=False)
+    summary = prepare(CORPORA["portmedia_slu"].read(root), tmp_path / "out", progress=False)
     assert summary.kept == 1 and next(read_records(summary.records)).corpus == "portmedia"
 
 
@@ -155,7 +154,7 @@ def test_mtedx_pairs_carry_translations_under_the_target_language(tmp_path):
                           "- {duration: 1.0, offset: 1.0, speaker_id: spk.2, wav: gone.flac}\n")
             replicas.text(txt / f"{split}.{src}", f"{src} un\n{src} deux\n{src} trois\n")
             replicas.text(txt / f"{split}.{tgt}", f"{tgt} one\n{tgt} two\n{tgt} three\n")
-    summary = prepare(read_mtedx(tmp_path / "mtedx"), tmp_path / "out", progress=False)
+    summary = prepare(CORPORA["mtedx"].read(tmp_path / "mtedx"), tmp_path / "out", progress=False)
     assert summary.kept == 8 and summary.reject_kinds == {"missing_audio": 4}
     records = list(read_records(summary.records))
     fr_en = [r for r in records if r.corpus == "mtedx_fr-en"]
@@ -163,7 +162,7 @@ def test_mtedx_pairs_carry_translations_under_the_target_language(tmp_path):
     first = next(r for r in fr_en if r.labels["split"] == "train" and r.transcript == "fr un")
     assert first.labels["en"] == "en one" and abs(first.duration - 2.5) < 0.01
     assert next(r for r in records if r.corpus == "mtedx_es-fr").labels["fr"].startswith("fr ")
-    only = list(read_mtedx(tmp_path / "mtedx" / "fr-en"))
+    only = list(CORPORA["mtedx"].read(tmp_path / "mtedx" / "fr-en"))
     assert {r.corpus for r in only if not hasattr(r, "reason")} == {"mtedx_fr-en"}
 
 
@@ -191,7 +190,7 @@ def test_orfeo_conllu_becomes_one_line_trees_over_syntactic_words(tmp_path):
     replicas.text(root / "cfpp.conllu", ORFEO)
     replicas.audio(root / "cfpp.wav", 5.0)
     replicas.text(root / "alone.conllu", "1\tx\tx\tX\t_\t_\t0\troot\t_\t_\n")
-    items = list(read_orfeo(tmp_path / "orfeo"))
+    items = list(CORPORA["orfeo"].read(tmp_path / "orfeo"))
     records = [r for r in items if not hasattr(r, "reason")]
     assert [r.labels["tree"] for r in records] == ["le/2/det chat/3/nsubj dort/0/root",
                                                    "de/3/case le/3/det pain/0/root"]

@@ -9,20 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from downstream.metrics import bleu_signature
-from downstream.results import read_results, split_table, to_markdown
-from downstream.run import Trained, predict, run, score
-from downstream.suite import DEMO_TASKS, prepare_demo_tasks, run_suite
-from manifests.corpora import read_generic
-from manifests.demo.build import SPANISH
-from manifests.prepare import prepare
+from lebench.downstream.metrics import bleu_signature
+from lebench.downstream.results import read_results, split_table, to_markdown
+from lebench.downstream.run import Trained, predict, run, score
+from lebench.downstream.suite import DEMO_TASKS, prepare_demo_tasks, run_suite
+from lebench.manifests.corpora import generic
+from lebench.manifests.demo.build import SPANISH
+from lebench.manifests.prepare import prepare
 
 SHORT = ["optimization.max_update=30", "dataset.validate_interval_updates=15", "task.max_len=40"]
 
 
 @pytest.fixture(scope="module")
 def tasks_data(demo_corpus, demo_records, tmp_path_factory) -> Path:
-    spanish = prepare(read_generic(demo_corpus / SPANISH), tmp_path_factory.mktemp("es"), progress=False)
+    spanish = prepare(generic().read(demo_corpus / SPANISH), tmp_path_factory.mktemp("es"), progress=False)
     return prepare_demo_tasks(demo_records, tmp_path_factory.mktemp("tasks"),
                               spanish_records=spanish.records)
 

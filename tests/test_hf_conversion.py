@@ -16,9 +16,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lebench.cli import main
-from lebench.errors import UserError
-from pretrain.hf import to_fairseq, to_hf, verify_pair
-from pretrain.hf.verify import TOLERANCE
+from lebench.core.errors import UserError
+from lebench.pretrain.hf import to_fairseq, to_hf, verify_pair
+from lebench.pretrain.hf.verify import TOLERANCE
 from tests.checkpoints import LETTERS, ctc_checkpoint, pretraining_checkpoint
 
 # config, blocks, expected normalisation: one model per architecture family of the seed table
@@ -80,7 +80,7 @@ def test_every_family_converts_verifies_loads_and_round_trips(family, tmp_path):
 
 def test_demo_checkpoint_to_hf_and_back_continues_pretraining(demo_checkpoint, demo_manifests, tmp_path):
     """A model that exists only in HuggingFace format can be pretrained further with fairseq."""
-    from pretrain.continued import continue_pretraining, size_of
+    from lebench.pretrain.continued import continue_pretraining, size_of
 
     out, _ = to_hf(demo_checkpoint, tmp_path / "demo-hf", license="cc-by-4.0")
     card = (out / "README.md").read_text()
@@ -164,7 +164,7 @@ def test_verify_catches_a_changed_weight(demo_checkpoint, tmp_path):
 
 
 def test_a_conversion_that_does_not_verify_writes_nothing(demo_checkpoint, tmp_path, monkeypatch):
-    import pretrain.hf.convert as convert
+    import lebench.pretrain.hf.convert as convert
 
     real = convert.fairseq_to_hf
 

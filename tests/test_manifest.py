@@ -1,8 +1,8 @@
 import pytest
 
-from lebench.errors import UserError
-from manifests.fairseq_manifest import parse_fractions, split_records, write_manifests
-from manifests.records import Utterance, read_records
+from lebench.core.errors import UserError
+from lebench.manifests.fairseq_manifest import parse_fractions, split_records, write_manifests
+from lebench.manifests.records import Utterance, read_records
 from tests.conftest import write_tone
 
 

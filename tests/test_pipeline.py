@@ -5,8 +5,8 @@ from pathlib import Path
 import torch
 from fairseq import checkpoint_utils
 
-from downstream.upstream import MFBUpstream, Wav2Vec2Upstream
-from pretrain.launch import pretrain
+from lebench.downstream.upstream import MFBUpstream, Wav2Vec2Upstream
+from lebench.pretrain.launch import pretrain
 
 
 def train_log(save_dir: Path) -> list[dict]:

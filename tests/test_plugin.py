@@ -8,8 +8,8 @@ import fairseq_ext  # noqa: F401  registers the plugin's names
 from fairseq.criterions import CRITERION_REGISTRY
 from fairseq.models import MODEL_REGISTRY
 from fairseq.tasks import TASK_REGISTRY
-from lebench import PLUGIN_DIR
-from lebench.errors import UserError
+from lebench.core.paths import PLUGIN_DIR
+from lebench.core.errors import UserError
 from tests.conftest import write_tone
 
 
@@ -82,7 +82,7 @@ def test_resilient_dataset_skips_and_reports_bad_files(tmp_path, caplog):
     ("", "no utterances"), ("/nonexistent\nx.wav\t10\n", "does not exist"),
     ("{root}\nx.wav 10\n", "expected 'path<TAB>num_samples'"), ("{root}\n\n", "no utterances")])
 def test_manifest_check_messages(tmp_path, content, message):
-    from fairseq_ext.data import check_manifest
+    from lebench.core.manifest import check_manifest
     path = tmp_path / "train.tsv"
     path.write_text(content.format(root=tmp_path))
     with pytest.raises(UserError, match=message):

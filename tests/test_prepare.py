@@ -4,11 +4,11 @@ import os
 import pytest
 import soundfile as sf
 
-from lebench.errors import UserError
-from manifests.corpora import read_generic
-from manifests.prepare import prepare
-from manifests.records import read_records
-from manifests.rejects import Reject
+from lebench.core.errors import UserError
+from lebench.manifests.corpora import generic
+from lebench.manifests.prepare import prepare
+from lebench.manifests.records import read_records
+from lebench.manifests.rejects import Reject
 from tests.conftest import write_tone
 
 
@@ -36,7 +36,7 @@ def lab_corpus(root):
 
 
 def test_generic_reader_maps_columns_and_rejects_unknown_gender(tmp_path):
-    items = list(read_generic(lab_corpus(tmp_path / "lab"), corpus="lab", licence="CC-BY-4.0"))
+    items = list(generic("lab", licence="CC-BY-4.0").read(lab_corpus(tmp_path / "lab")))
     rejects = [i for i in items if isinstance(i, Reject)]
     assert len(items) == 8 and len(rejects) == 1
     assert "unknown gender code 'X'" in rejects[0].reason and rejects[0].source.endswith("metadata.csv:9")
@@ -45,7 +45,7 @@ def test_generic_reader_maps_columns_and_rejects_unknown_gender(tmp_path):
 
 
 def test_prepare_normalises_keeps_segments_and_lists_every_reject(tmp_path):
-    s = prepare(read_generic(lab_corpus(tmp_path / "lab"), corpus="lab"), tmp_path / "out",
+    s = prepare(generic("lab").read(lab_corpus(tmp_path / "lab")), tmp_path / "out",
                 workers=2, progress=False)
     kept = {u.transcript: u for u in read_records(s.records)}
     assert sorted(kept) == ["bonjour", "premier", "salut"]
@@ -64,16 +64,16 @@ def test_prepare_normalises_keeps_segments_and_lists_every_reject(tmp_path):
 
 def test_prepare_strict_fails_on_any_reject(tmp_path):
     with pytest.raises(UserError, match="rejected"):
-        prepare(read_generic(lab_corpus(tmp_path / "lab")), tmp_path / "out", strict=True,
+        prepare(generic().read(lab_corpus(tmp_path / "lab")), tmp_path / "out", strict=True,
                 workers=1, progress=False)
 
 
 def test_prepare_resumes_without_redecoding(tmp_path):
     corpus = lab_corpus(tmp_path / "lab")
-    s1 = prepare(read_generic(corpus), tmp_path / "out", workers=1, progress=False)
+    s1 = prepare(generic().read(corpus), tmp_path / "out", workers=1, progress=False)
     done = {u.audio: sf.info(u.audio) for u in read_records(s1.records)}
     stamps = {a: os.stat(a).st_mtime_ns for a in done}
-    s2 = prepare(read_generic(corpus), tmp_path / "out", workers=1, progress=False)
+    s2 = prepare(generic().read(corpus), tmp_path / "out", workers=1, progress=False)
     assert [u.audio for u in read_records(s2.records)] == list(done)
     assert all(os.stat(a).st_mtime_ns == t for a, t in stamps.items())
     assert not list((tmp_path / "out").rglob(".*.partial"))

@@ -14,10 +14,10 @@ import torch
 
 from fairseq_ext.data import ResilientFileAudioDataset
 from fairseq_ext.data.metadata import metadata_mask
-from lebench.errors import UserError
-from lebench.fairseq_run import hydra_train_command
-from pretrain.continued import continue_pretraining, size_of
-from pretrain.launch import pretrain
+from lebench.core.errors import UserError
+from lebench.core.fairseq_command import hydra_train_command
+from lebench.pretrain.continued import continue_pretraining, size_of
+from lebench.pretrain.launch import pretrain
 
 
 def train_steps(save_dir: Path) -> list[dict]:

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from lebench.errors import UserError
-from manifests.records import Utterance, read_records, write_records
+from lebench.core.errors import UserError
+from lebench.manifests.records import Utterance, read_records, write_records
 
 
 def utt(**kw):

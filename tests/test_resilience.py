@@ -13,9 +13,10 @@ import torch
 from omegaconf import OmegaConf
 
 from fairseq_ext.fairseq_fixes import atomic_copy
-from slurm.profile import load_profile, make_request
-from slurm.pretrain import freeze_config
-from slurm.worker import distributed_overrides, is_complete, restore_overrides
+from lebench.slurm.profile import load_profile, make_request
+from lebench.slurm.pretrain import freeze_config
+from lebench.core.checkpoint import is_complete
+from lebench.slurm.worker import distributed_overrides, restore_overrides
 
 REPO = Path(__file__).parents[1]
 
@@ -74,7 +75,7 @@ def test_the_worker_resumes_from_the_last_complete_checkpoint(demo_manifests, tm
     OmegaConf.save(cfg, frozen)
 
     def work(*overrides: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "slurm.worker", str(frozen), *overrides],
+        done = subprocess.run([sys.executable, "-m", "lebench.slurm.worker", str(frozen), *overrides],
                               cwd=REPO, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         return done.stdout + done.stderr

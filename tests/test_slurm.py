@@ -20,13 +20,13 @@ import pytest
 import torch
 import yaml
 
-from downstream.run import run_folder
+from lebench.downstream.run import run_folder
 from lebench.cli import main
-from lebench.errors import UserError
-from pretrain.launch import pretrain
-from slurm.profile import load_profile, make_request
-from slurm.pretrain import submit_pretraining
-from slurm.sweep import load_sweep, status
+from lebench.core.errors import UserError
+from lebench.pretrain.launch import pretrain
+from lebench.slurm.profile import load_profile, make_request
+from lebench.slurm.pretrain import submit_pretraining
+from lebench.slurm.sweep import load_sweep, status
 
 sys.path.insert(0, str(Path(__file__).parent))
 from slurm_cluster import LocalSlurm, Unavailable, _free_port  # noqa: E402
@@ -271,7 +271,7 @@ def test_jean_zay_scripts(demo_manifests, tmp_path, capsys):
                  "#SBATCH --hint=nomultithread", "#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=8",
                  "#SBATCH --gres=gpu:8", "#SBATCH --cpus-per-task=8", "#SBATCH --time=20:00:00",
                  "#SBATCH --qos=qos_gpu_a100-t3", "#SBATCH --signal=USR1@300", "#SBATCH --requeue",
-                 "module load arch/a100", "-m slurm.worker", "scontrol requeue"):
+                 "module load arch/a100", "-m lebench.slurm.worker", "scontrol requeue"):
         assert line in script, line
     assert "this run: 16 GPU(s)" in script
     assert not (tmp_path / "run").exists()  # a dry run writes nothing

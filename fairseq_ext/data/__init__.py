@@ -1,5 +1,4 @@
-from fairseq_ext.data.manifest_check import check_manifest
 from fairseq_ext.data.resilient_audio import ResilientFileAudioDataset
 from fairseq_ext.data.targets import TargetDataset
 
-__all__ = ["ResilientFileAudioDataset", "TargetDataset", "check_manifest"]
+__all__ = ["ResilientFileAudioDataset", "TargetDataset"]

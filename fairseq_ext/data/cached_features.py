@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from fairseq.data import FairseqDataset
 
-from downstream.cache import read_meta, shards_range
+from lebench.downstream.cache import read_meta, shards_range
 
 
 class CachedFeatureDataset(FairseqDataset):

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 
 def parse_keep(keep: str) -> dict[str, set[str]]:

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 from fairseq.data import FileAudioDataset
 
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from fairseq.data import BaseWrapperDataset, data_utils
 
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 
 def read_label_lines(label_path: str, skipped: set[int], parse: Callable[[str, int], object]) -> list:

@@ -6,7 +6,7 @@ read, frozen or fine-tuned, is ``fairseq_ext/models/upstream_input.py``):
   with cached features (``task.features``) it is not even loaded for training.
 - ``mode=finetune``: the upstream trains with the head, as fairseq's wav2vec2 fine-tuning
   does; ``layerdrop`` and ``mask_prob`` override the checkpoint's. The weighted sum stays
-  aligned when LayerDrop skips blocks (see ``lebench/hidden_states.py``).
+  aligned when LayerDrop skips blocks (see ``pretrain/hidden_states.py``).
 - "fine-tuned on another task first": any mode, with an ASR-fine-tuned upstream (a fairseq
   CTC checkpoint, a HuggingFace ``...ForCTC`` folder, or ``upstream.pt`` exported by an
   earlier ``mode=finetune`` run).
@@ -26,8 +26,8 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.models import BaseFairseqModel, register_model
 from torch import Tensor, nn
 
-from downstream.featurizer import masked_mean
-from downstream.upstream import Upstream
+from lebench.downstream.featurizer import masked_mean
+from lebench.downstream.upstream import Upstream
 from fairseq_ext.models.upstream_input import (UpstreamInput, UpstreamInputConfig,
                                                check_fingerprint, upstream_for)
 

@@ -25,7 +25,7 @@ from fairseq.modules import LayerNorm, PositionalEmbedding
 from fairseq.modules.transformer_layer import TransformerEncoderLayerBase
 from torch import Tensor, nn
 
-from downstream.upstream import Upstream
+from lebench.downstream.upstream import Upstream
 from fairseq_ext.models.upstream_input import (UpstreamInput, UpstreamInputConfig,
                                                check_fingerprint, upstream_for)
 

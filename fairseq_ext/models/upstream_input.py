@@ -24,15 +24,14 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from omegaconf import MISSING
 from torch import Tensor
 
-from downstream.featurizer import WeightedLayerSum
-from downstream.upstream import Upstream, fingerprint_of, load_upstream
-from lebench.errors import UserError
+from lebench.downstream.featurizer import WeightedLayerSum
+from lebench.downstream.upstream import Upstream, UpstreamSpec, fingerprint_of, load_upstream
+from lebench.core.errors import UserError
 
 
 @dataclass
 class UpstreamInputConfig(FairseqDataclass):
-    upstream: str = field(default=MISSING, metadata={
-        "help": "fairseq wav2vec2 checkpoint (.pt), HuggingFace wav2vec2 folder, or 'mfb'"})
+    upstream: str = field(default=MISSING, metadata={"help": UpstreamSpec.HELP})
     mode: ChoiceEnum(["frozen", "finetune"]) = field(default="frozen", metadata={
         "help": "frozen feature extractor, or fine-tuned with the head"})
     layer: Optional[int] = field(default=None, metadata={

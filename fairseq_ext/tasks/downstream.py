@@ -24,11 +24,12 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
 from omegaconf import MISSING
 
-from downstream.cache import read_meta, split_dir
-from fairseq_ext.data import ResilientFileAudioDataset, TargetDataset, check_manifest
+from lebench.downstream.cache import read_meta, split_dir
+from fairseq_ext.data import ResilientFileAudioDataset, TargetDataset
 from fairseq_ext.data.cached_features import CachedFeatureDataset
-from lebench.errors import UserError
-from manifests.fairseq_manifest import ManifestLine, read_manifest
+from lebench.core.audio import SAMPLE_RATE
+from lebench.core.errors import UserError
+from lebench.core.manifest import ManifestLine, check_manifest, read_labels, read_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class DownstreamTaskConfig(FairseqDataclass):
     data: str = field(default=MISSING, metadata={"help": "folder with manifests and label files"})
     features: Optional[str] = field(default=None, metadata={
         "help": "feature cache folder of the (frozen) upstream; default: compute on the fly"})
-    sample_rate: int = field(default=16_000, metadata={"help": "audio sample rate"})
+    sample_rate: int = field(default=SAMPLE_RATE, metadata={"help": "audio sample rate"})
     max_sample_size: Optional[int] = field(
         default=None, metadata={"help": "longer utterances are cropped (samples; utterance tasks only)"})
     min_sample_size: Optional[int] = field(
@@ -168,17 +169,7 @@ class DownstreamTask(FairseqTask):
 
     def raw_labels(self, split: str, name: str) -> list[str]:
         """The label file's lines as written, one per manifest line."""
-        path = self.label_path(split, name)
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        expected = len(self.manifest_lines(split))
-        if len(lines) != expected:
-            raise UserError(f"{path}: {len(lines)} lines for the {expected} utterances of "
-                            f"{split}.tsv; write the manifest and its labels together "
-                            "(`lebench manifest`)")
-        return lines
+        return read_labels(self.label_path(split, name), self.manifest_lines(split))
 
     def speakers(self, split: str) -> list[str]:
         """Each item's speaker from ``<split>.speaker`` (empty where unknown), for the

@@ -4,7 +4,7 @@
   (``ResilientFileAudioDataset``) instead of ending the run.
 - ``batch_gpus`` makes the effective batch a property of the config: at start-up the task
   sets ``optimization.update_freq`` and ``dataset.max_tokens`` for the GPUs the run has
-  (``fairseq_ext.batch_plan``) and logs what it chose.
+  (``lebench.pretrain.batch_plan``) and logs what it chose.
 - ``keep`` trains on a metadata subset (one gender, one speech type) of composed manifests,
   read from the ``<split>.meta.tsv`` files ``lebench compose`` writes.
 
@@ -24,8 +24,9 @@ from fairseq.tasks import register_task
 from fairseq.tasks.audio_pretraining import AudioPretrainingConfig, AudioPretrainingTask
 from omegaconf import OmegaConf, open_dict
 
-from fairseq_ext.batch_plan import plan_batch
-from fairseq_ext.data import ResilientFileAudioDataset, check_manifest
+from lebench.pretrain.batch_plan import plan_batch
+from fairseq_ext.data import ResilientFileAudioDataset
+from lebench.core.manifest import check_manifest
 from fairseq_ext.data.metadata import metadata_mask
 
 logger = logging.getLogger(__name__)

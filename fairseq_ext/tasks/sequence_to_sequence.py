@@ -24,7 +24,7 @@ from omegaconf import MISSING
 
 from fairseq_ext.data.targets import read_label_lines
 from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 
 @dataclass

@@ -17,7 +17,8 @@ from fairseq.tasks import register_task
 
 from fairseq_ext.tasks.utterance_classification import (UtteranceClassificationConfig,
                                                         UtteranceClassificationTask)
-from lebench.errors import UserError
+from lebench.core.errors import UserError
+from lebench.core.manifest import read_trials
 
 
 @register_task("lebench_speaker_verification", dataclass=UtteranceClassificationConfig)
@@ -53,17 +54,16 @@ class SpeakerVerificationTask(UtteranceClassificationTask):
         self.report_missing(split, lines, {line.index for line in lines if line.relative in embeddings})
         speaker = dict(zip((line.relative for line in lines), self.speakers(split)))
         rows = []
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                label, a, b = line.rstrip("\n").split("\t")
-                for item in (a, b):
-                    if item not in speaker:
-                        raise UserError(f"{path}:{number}: {item} is not an utterance of "
-                                        f"{split}.tsv; rebuild the trials with `lebench trials`")
-                if a in embeddings and b in embeddings:
-                    rows.append({"enrol": a, "test": b, "enrol_speaker": speaker[a],
-                                 "test_speaker": speaker[b], "target": label,
-                                 "score": float(embeddings[a] @ embeddings[b])})
+        for number, trial in enumerate(read_trials(path), 1):
+            a, b = trial.enrol, trial.test
+            for item in (a, b):
+                if item not in speaker:
+                    raise UserError(f"{path}:{number}: {item} is not an utterance of "
+                                    f"{split}.tsv; rebuild the trials with `lebench trials`")
+            if a in embeddings and b in embeddings:
+                rows.append({"enrol": a, "test": b, "enrol_speaker": speaker[a],
+                             "test_speaker": speaker[b], "target": trial.target,
+                             "score": float(embeddings[a] @ embeddings[b])})
         return rows
 
     def embed(self, model, split: str) -> dict[str, np.ndarray]:

@@ -1,7 +1,7 @@
 """``lebench_speech_parsing``: dependency trees from speech (words, heads, relations).
 
 Targets are one-line trees (``<split>.tree``, ``form/head/relation`` per word; see
-``downstream/parsing.py``), linearised for the decoder as word, ``#relation``, ``@offset``.
+``manifests/trees.py``), linearised for the decoder as word, ``#relation``, ``@offset``.
 Scored with UAS and LAS over edit-distance-aligned words, and the WER of the words.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from fairseq.tasks import register_task
 
-from downstream.parsing import delinearise, linearise, read_tree, write_tree
+from lebench.manifests.trees import delinearise, linearise, read_tree, write_tree
 from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
 
 

@@ -2,7 +2,7 @@
 
 Training targets are fairseq letter files (``<split>.ltr``: ``l ' h o m m e | ...``) with
 their vocabulary ``dict.ltr.txt``, as ``lebench manifest --labels ltr`` writes them from
-transcripts through the French normaliser (``downstream/text.py``); fairseq's own
+transcripts through the French normaliser (``manifests/text.py``); fairseq's own
 ``audio_finetuning`` reads the same files. The CTC blank is ``<s>`` (index 0), as in fairseq.
 Scored with WER and CER against the raw transcripts (``<split>.transcript``, ``task.references``),
 both sides through the normaliser: a character never seen in training is an error to
@@ -16,10 +16,10 @@ import torch
 from fairseq.data import Dictionary
 from fairseq.tasks import register_task
 
-from downstream.text import from_letters
+from lebench.manifests.text import from_letters
 from fairseq_ext.data.targets import read_label_lines
 from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, vocabulary_path
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 
 @dataclass

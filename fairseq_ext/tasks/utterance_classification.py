@@ -12,7 +12,7 @@ from omegaconf import MISSING
 
 from fairseq_ext.data.targets import class_parser, read_label_lines
 from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, vocabulary_path
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 
 @dataclass

@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from manifests.corpora.formats import read_table
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.formats import read_table
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph")
 UNKNOWN_SPEAKER = "unknown"
@@ -60,26 +61,25 @@ def speaker_genders(corpus_dir: Path, names: tuple[str, ...] = ("speakers.csv", 
     return {}
 
 
-def segment(corpus: str, licence: str, speech_type: str, audio: Path, start: float, end: float,
-            speaker: str, gender: str, transcript: str | None,
-            labels: dict[str, str] | None = None) -> Utterance | Reject:
+def segment(corpus: Corpus, audio: Path, start: float, end: float, speaker: str, gender: str,
+            transcript: str | None, labels: dict[str, str] | None = None,
+            name: str | None = None) -> Utterance | Reject:
     """A record for ``[start, end]`` of a recording, or a reject when the times are wrong."""
     if not 0 <= start < end:
         return Reject(f"{audio}:{start}-{end}", "segment is empty or has negative times",
                       "segment_outside")
     uid = f"{safe_id(audio.stem)}-{round(start * 1000):07d}-{round(end * 1000):07d}"
     return Utterance(id=uid, audio=str(audio), duration=round(end - start, 3), speaker=speaker,
-                     gender=gender, speech_type=speech_type, corpus=corpus, licence=licence,
-                     start=start, end=end, transcript=transcript or None, labels=labels or {})
+                     gender=gender, speech_type=corpus.speech_type, corpus=name or corpus.corpus_field,
+                     licence=corpus.licence, start=start, end=end, transcript=transcript or None, labels=labels or {})
 
 
-def whole_file(corpus: str, licence: str, speech_type: str, audio: Path, speaker: str,
-               gender: str, transcript: str | None = None, uid: str | None = None,
+def whole_file(corpus: Corpus, audio: Path, speaker: str, gender: str, transcript: str | None = None, uid: str | None = None,
                labels: dict[str, str] | None = None) -> Utterance:
     """A record for a whole file (duration measured by ``prepare``)."""
     return Utterance(id=safe_id(uid or audio.stem), audio=str(audio), duration=0.0,
-                     speaker=safe_id(speaker), gender=gender, speech_type=speech_type,
-                     corpus=corpus, licence=licence, transcript=transcript or None,
+                     speaker=safe_id(speaker), gender=gender, speech_type=corpus.speech_type,
+                     corpus=corpus.corpus_field, licence=corpus.licence, transcript=transcript or None,
                      labels=labels or {})
 
 

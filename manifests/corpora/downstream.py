@@ -30,16 +30,17 @@ from typing import Iterator
 
 import numpy as np
 
-from manifests.audio import probe
-from manifests.corpora.common import audio_files, gender_code, safe_id, segment, whole_file
-from manifests.corpora.transcriber import _read_trs
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.audio import probe
+from lebench.manifests.corpora.common import audio_files, gender_code, safe_id, segment, whole_file
+from lebench.manifests.corpora.transcriber import _read_trs
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 SPLIT_NAMES = {"train": "train", "dev": "valid", "valid": "valid", "test": "test"}
 
 
-def read_common_voice(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_common_voice(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """Common Voice French: read sentences, official train/dev/test (CC0)."""
     corpus_dir = Path(corpus_dir)
     found = False
@@ -55,23 +56,23 @@ def read_common_voice(corpus_dir: Path) -> Iterator[Utterance | Reject]:
                     yield Reject(f"{table}:{lineno}", f"clip {row.get('path')!r} not in clips/", "missing_audio")
                     continue
                 gender = gender_code((row.get("gender") or "").split("_")[0]) or "U"
-                yield whole_file("common_voice_fr", "CC0-1.0", "read", audio, row["client_id"][:16],
+                yield whole_file(corpus, audio, row["client_id"][:16],
                                  gender, row.get("sentence"), labels={"split": SPLIT_NAMES[name]})
     if not found:
         yield Reject(str(corpus_dir), "no train.tsv, dev.tsv or test.tsv: pass the language "
                      "folder of a Common Voice release (cv-corpus-*/fr)", "missing_audio")
 
 
-def read_etape(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_etape(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """ETAPE: French broadcast news and debates, Transcriber turns, official splits (ELRA)."""
     corpus_dir = Path(corpus_dir)
     for folder in sorted(p for p in corpus_dir.iterdir() if p.is_dir() and p.name.lower() in SPLIT_NAMES):
-        for item in _read_trs(folder, "etape", "ELRA-E0046", "broadcast", "turn"):
+        for item in _read_trs(folder, corpus, "turn"):
             yield dataclasses.replace(item, labels={**item.labels, "split": SPLIT_NAMES[folder.name.lower()]}) \
                 if isinstance(item, Utterance) else item
 
 
-def read_recola(corpus_dir: Path, window: float = 20.0, rate: float = 25.0) -> Iterator[Utterance | Reject]:
+def read_recola(corpus_dir: Path, corpus: Corpus, window: float = 20.0, rate: float = 25.0) -> Iterator[Utterance | Reject]:
     """RECOLA (AVEC 2016 package): continuous arousal and valence, 40 ms gold standard."""
     corpus_dir = Path(corpus_dir)
     for audio in audio_files(corpus_dir / "recordings_audio"):
@@ -85,10 +86,10 @@ def read_recola(corpus_dir: Path, window: float = 20.0, rate: float = 25.0) -> I
             except (OSError, ValueError) as e:
                 yield Reject(str(path), f"gold standard unreadable ({e})", "bad_metadata")
         if len(gold) == 2 and split:
-            yield from _windows("recola", "RECOLA-academic", audio, name, "U", gold, split, window, rate)
+            yield from _windows(corpus, audio, name, "U", gold, split, window, rate)
 
 
-def read_allosat(corpus_dir: Path, window: float = 20.0, rate: float = 4.0) -> Iterator[Utterance | Reject]:
+def read_allosat(corpus_dir: Path, corpus: Corpus, window: float = 20.0, rate: float = 4.0) -> Iterator[Utterance | Reject]:
     """AlloSat: call-centre conversations, continuous satisfaction."""
     corpus_dir = Path(corpus_dir)
     splits = {}
@@ -103,11 +104,11 @@ def read_allosat(corpus_dir: Path, window: float = 20.0, rate: float = 4.0) -> I
         except (OSError, ValueError, KeyError) as e:
             yield Reject(str(path), f"annotation unreadable ({e})", "bad_metadata")
             continue
-        yield from _windows("allosat", "AlloSat-research", audio, audio.stem, "U", gold,
+        yield from _windows(corpus, audio, audio.stem, "U", gold,
                             splits.get(audio.stem, "train"), window, rate)
 
 
-def _windows(corpus: str, licence: str, audio: Path, speaker: str, gender: str,
+def _windows(corpus: Corpus, audio: Path, speaker: str, gender: str,
              gold: dict[str, tuple[np.ndarray, np.ndarray]], split: str, window: float,
              rate: float) -> Iterator[Utterance | Reject]:
     duration = min(probe(audio).duration, *(t[-1] + 1 / rate for t, _ in gold.values()))
@@ -117,7 +118,7 @@ def _windows(corpus: str, licence: str, audio: Path, speaker: str, gender: str,
         times = start + np.arange(int(round((end - start) * rate))) / rate
         labels = {dim: " ".join(f"{v:.4f}" for v in np.interp(times, t, values))
                   for dim, (t, values) in gold.items()}
-        yield segment(corpus, licence, "spontaneous", audio, start, end, safe_id(speaker), gender,
+        yield segment(corpus, audio, start, end, safe_id(speaker), gender,
                       None, labels | {"split": split})
         start = end
 

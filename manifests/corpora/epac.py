@@ -19,14 +19,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator
 
-from manifests.corpora.common import gender_code, iter_transcribed, missing_audio, safe_id, segment
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.common import gender_code, iter_transcribed, missing_audio, safe_id, segment
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
-CORPUS, LICENCE, SPEECH_TYPE = "epac", "ELRA-NC", "broadcast"
 
 
-def read_epac(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_epac(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """EPAC: radio broadcasts, XML transcripts, SPHERE audio (ELRA-S0305)."""
     for xml_path, index in iter_transcribed(Path(corpus_dir), "*.xml"):
         try:
@@ -56,5 +56,5 @@ def read_epac(corpus_dir: Path) -> Iterator[Utterance | Reject]:
                 yield Reject(where, f"unknown gender code {spk.get('gender')!r}", "unknown_gender")
                 continue
             name = (spk.get("name") or spk.get("id")) if spk is not None else f"{stem}_unknown"
-            yield segment(CORPUS, LICENCE, SPEECH_TYPE, audio, start, end, safe_id(name), gender,
+            yield segment(corpus, audio, start, end, safe_id(name), gender,
                           text)

@@ -28,17 +28,18 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from manifests.corpora.common import (UNKNOWN_SPEAKER, audio_files, gender_code, speaker_genders,
+from lebench.manifests.corpora.common import (UNKNOWN_SPEAKER, audio_files, gender_code, speaker_genders,
                                       whole_file)
-from manifests.corpora.formats import read_table
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.corpora.formats import read_table
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 CAFE_EMOTIONS = {"C": "anger", "D": "disgust", "J": "joy", "N": "neutral", "P": "fear",
                  "S": "surprise", "T": "sadness"}
 
 
-def read_african_accented_french(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_african_accented_french(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """African Accented French: read speech (OpenSLR 57, Apache-2.0)."""
     corpus_dir = Path(corpus_dir)
     texts: dict[str, str] = {}
@@ -51,12 +52,12 @@ def read_african_accented_french(corpus_dir: Path) -> Iterator[Utterance | Rejec
     for audio in audio_files(corpus_dir / "speech"):
         folder = audio.parent.name
         m = re.search(r"(?:^|_)([mf])(?:_|$)", folder.lower())
-        yield whole_file("african_accented_french", "Apache-2.0", "read", audio, folder,
+        yield whole_file(corpus, audio, folder,
                          m.group(1).upper() if m else "U", texts.get(audio.stem),
                          uid=f"{folder}_{audio.stem}")
 
 
-def read_att_hack(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_att_hack(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """Att-HACK: acted social attitudes, 20 speakers (OpenSLR 88, CC-BY-NC-ND)."""
     for audio in audio_files(Path(corpus_dir)):
         speaker = audio.stem.split("_")[0]
@@ -65,10 +66,10 @@ def read_att_hack(corpus_dir: Path) -> Iterator[Utterance | Reject]:
             yield Reject(str(audio), "name does not start with F<nn>/M<nn> (speaker and gender)",
                          "unknown_gender")
             continue
-        yield whole_file("att_hack", "CC-BY-NC-ND-4.0", "acted_emotional", audio, speaker, gender)
+        yield whole_file(corpus, audio, speaker, gender)
 
 
-def read_cafe(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_cafe(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """CaFE: Canadian French acted emotions, 12 actors (Zenodo, CC-BY-NC-SA)."""
     for audio in audio_files(Path(corpus_dir)):
         parts = audio.stem.split("-")
@@ -77,12 +78,12 @@ def read_cafe(corpus_dir: Path) -> Iterator[Utterance | Reject]:
                          "bad_metadata")
             continue
         speaker = parts[0]
-        yield whole_file("cafe", "CC-BY-NC-SA-4.0", "acted_emotional", audio, speaker,
+        yield whole_file(corpus, audio, speaker,
                          "F" if int(speaker) % 2 == 0 else "M", uid=f"cafe_{audio.stem}",
                          labels={"emotion": CAFE_EMOTIONS[parts[1]], "intensity": parts[2]})
 
 
-def read_gemep(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_gemep(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """GEMEP: acted emotions, 10 actors (Swiss Center for Affective Sciences, NC)."""
     corpus_dir = Path(corpus_dir)
     table = corpus_dir / "actors.csv"
@@ -95,7 +96,7 @@ def read_gemep(corpus_dir: Path) -> Iterator[Utterance | Reject]:
                          "bad_metadata")
             continue
         actor = _actor(m.group(1))
-        yield whole_file("gemep", "NC", "acted_emotional", audio, actor, genders.get(actor, "U"),
+        yield whole_file(corpus, audio, actor, genders.get(actor, "U"),
                          labels={"emotion": m.group(2).lower()})
 
 
@@ -104,31 +105,30 @@ def _actor(code: str) -> str:
     return f"W{int(digits):02d}" if digits else code
 
 
-def read_mass(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_mass(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """MaSS (French): Bible verses read by one man (CC-BY-NC-SA)."""
     for audio in audio_files(Path(corpus_dir)):
         text = audio.with_suffix(".txt")
-        yield whole_file("mass", "CC-BY-NC-SA-4.0", "read", audio, UNKNOWN_SPEAKER, "M",
+        yield whole_file(corpus, audio, UNKNOWN_SPEAKER, "M",
                          text.read_text(encoding="utf-8").strip() if text.is_file() else None)
 
 
-def read_audiocite(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_audiocite(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """Audiocite.net: audiobook chapters, cut at pauses (OpenSLR 139, CC-BY)."""
-    return _by_top_folder(Path(corpus_dir), "audiocite", "CC-BY-4.0", "read", depth=1)
+    return _by_top_folder(corpus_dir, corpus, depth=1)
 
 
-def read_niger_mali(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_niger_mali(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """Niger-Mali Audio Collection: West African radio (CC-BY-NC-ND)."""
-    return _by_top_folder(Path(corpus_dir), "niger_mali", "CC-BY-NC-ND-4.0", "broadcast", depth=2)
+    return _by_top_folder(corpus_dir, corpus, depth=2)
 
 
-def _by_top_folder(corpus_dir: Path, corpus: str, licence: str, speech_type: str, depth: int
-                   ) -> Iterator[Utterance | Reject]:
+def _by_top_folder(corpus_dir: Path, corpus: Corpus, depth: int) -> Iterator[Utterance | Reject]:
     """Speaker = the folder ``depth`` levels under ``corpus_dir``; gender from speakers.csv."""
     genders = speaker_genders(corpus_dir)
     for audio in audio_files(corpus_dir):
         parts = audio.relative_to(corpus_dir).parts
         speaker = parts[depth - 1] if len(parts) > depth else UNKNOWN_SPEAKER
         uid = "_".join(p for p in audio.relative_to(corpus_dir).with_suffix("").parts)
-        yield whole_file(corpus, licence, speech_type, audio, speaker,
+        yield whole_file(corpus, audio, speaker,
                          genders.get(speaker, "U"), uid=uid)

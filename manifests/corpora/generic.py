@@ -20,20 +20,22 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from lebench.errors import UserError
-from manifests.corpora.common import audio_files, gender_code
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.core.errors import UserError
+from lebench.manifests.corpora.common import audio_files, gender_code
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 KNOWN_COLUMNS = {"path", "id", "speaker", "gender", "transcript", "speech_type", "licence",
                  "start", "end"}
 
 
-def read_generic(corpus_dir: str | Path, corpus: str | None = None, licence: str = "unknown",
-                 speech_type: str = "read") -> Iterator[Utterance | Reject]:
-    """A lab's own corpus: audio files + optional metadata.csv/tsv (no code to write)."""
+def read_generic(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
+    """A lab's own corpus: audio files + optional metadata.csv/tsv (no code to write). The
+    records' corpus is the entry's ``record_name`` (``--name``), else the folder's name; the
+    table's ``speech_type`` and ``licence`` columns override the entry's per row."""
     corpus_dir = Path(corpus_dir).resolve()
-    corpus = corpus or corpus_dir.name
+    name, licence, speech_type = corpus.record_name or corpus_dir.name, corpus.licence, corpus.speech_type
     table = next((corpus_dir / n for n in ("metadata.csv", "metadata.tsv")
                   if (corpus_dir / n).is_file()), None)
     if table is None:
@@ -41,7 +43,7 @@ def read_generic(corpus_dir: str | Path, corpus: str | None = None, licence: str
         for path in map(str, audio_files(corpus_dir)):  # string ops: millions of files
             yield Utterance(id=os.path.splitext(path[skip:])[0].replace(os.sep, "-"), audio=path,
                             duration=0.0, speaker=os.path.basename(os.path.dirname(path)),
-                            gender="U", speech_type=speech_type, corpus=corpus, licence=licence)
+                            gender="U", speech_type=speech_type, corpus=name, licence=licence)
         return
     with open(table, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f, delimiter="\t" if table.suffix == ".tsv" else ",")
@@ -65,7 +67,7 @@ def read_generic(corpus_dir: str | Path, corpus: str | None = None, licence: str
                 id=uid,
                 audio=str(audio), duration=0.0,
                 speaker=row.get("speaker") or audio.parent.name, gender=gender,
-                speech_type=row.get("speech_type") or speech_type, corpus=corpus,
+                speech_type=row.get("speech_type") or speech_type, corpus=name,
                 licence=row.get("licence") or licence,
                 start=start, end=end,
                 transcript=row.get("transcript") or None,

@@ -27,20 +27,19 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator
 
-from manifests.corpora.common import audio_index, safe_id, segment
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.common import audio_index, safe_id, segment
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 OFFICIAL_SPLITS = {"lot1": "train", "lot2": "train", "lot3": "train", "lot4": "train",
                    "testhc_a_blanc": "valid", "testhc": "test"}
 _NOISE = re.compile(r"\[[^\]]*\]|\*|[()]")
 
 
-def read_media(corpus_dir: Path, corpus: str = "media", licence: str = "ELRA-S0272/E0024",
-               relax: bool = False) -> Iterator[Utterance | Reject]:
-    """MEDIA: hotel-booking dialogues, caller turns with concept annotations (ELRA).
-
-    With ``corpus="portmedia"``: PORTMEDIA's turns, annotated the same way."""
+def read_media(corpus_dir: Path, corpus: Corpus, relax: bool = False) -> Iterator[Utterance | Reject]:
+    """MEDIA's caller turns with their concept annotations (PORTMEDIA's are annotated the
+    same way: its registry entry uses this reader)."""
     corpus_dir = Path(corpus_dir)
     recordings = audio_index(corpus_dir)
     xmls = sorted(corpus_dir.rglob("*.xml"))
@@ -63,10 +62,10 @@ def read_media(corpus_dir: Path, corpus: str = "media", licence: str = "ELRA-S02
                 continue
             for turn in dialogue.iter("turn"):
                 if turn.get("speaker") == "spk":
-                    yield _turn(turn, audio, name, split, corpus, licence, relax, path)
+                    yield _turn(turn, audio, name, split, corpus, relax, path)
 
 
-def _turn(turn: ET.Element, audio: Path, dialogue: str, split: str, corpus: str, licence: str,
+def _turn(turn: ET.Element, audio: Path, dialogue: str, split: str, corpus: Corpus,
           relax: bool, path: Path) -> Utterance | Reject:
     where = f"{path}:{turn.get('id') or turn.get('startTime')}"
     try:
@@ -88,7 +87,7 @@ def _turn(turn: ET.Element, audio: Path, dialogue: str, split: str, corpus: str,
         plain.append(text)
     if not plain:
         return Reject(where, "caller turn without transcribed words", "bad_metadata")
-    return segment(corpus, licence, "telephone_dialogue", audio, start, end, safe_id(dialogue),
+    return segment(corpus, audio, start, end, safe_id(dialogue),
                    "U", " ".join(plain), {"concepts": " ".join(pieces), "split": split})
 
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from manifests.corpora.common import gender_code, missing_audio, whole_file
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.common import gender_code, missing_audio, whole_file
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
-CORPUS, LICENCE, SPEECH_TYPE = "mls_french", "CC-BY-4.0", "read"
 
 
-def read_mls_french(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_mls_french(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """MLS French: read audiobooks, 263k utterances (OpenSLR 94, CC-BY-4.0)."""
     corpus_dir = Path(corpus_dir)
     genders = _metainfo(corpus_dir / "metainfo.txt")
@@ -51,7 +51,7 @@ def read_mls_french(corpus_dir: Path) -> Iterator[Utterance | Reject]:
                     yield Reject(f"{transcripts}:{lineno}", f"speaker {speaker} is not in "
                                  "metainfo.txt", "unknown_gender")
                     continue
-                yield whole_file(CORPUS, LICENCE, SPEECH_TYPE, audio, speaker, gender, text,
+                yield whole_file(corpus, audio, speaker, gender, text,
                                  uid=uid, labels={"split": split, "book": book})
 
 

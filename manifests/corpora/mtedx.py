@@ -21,14 +21,15 @@ from typing import Iterator
 
 import yaml
 
-from manifests.corpora.common import safe_id, segment
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.common import safe_id, segment
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 SPLITS = {"train": "train", "valid": "valid", "test": "test"}
 
 
-def read_mtedx(corpus_dir: Path, licence: str = "CC-BY-NC-ND-4.0") -> Iterator[Utterance | Reject]:
+def read_mtedx(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """mTEDx: TEDx talks with their translations (OpenSLR 100, CC-BY-NC-ND-4.0).
 
     ``corpus_dir`` is one pair folder (``.../fr-en``) or a folder of pair folders."""
@@ -43,7 +44,7 @@ def read_mtedx(corpus_dir: Path, licence: str = "CC-BY-NC-ND-4.0") -> Iterator[U
         for name, split in SPLITS.items():
             txt = pair / "data" / name / "txt"
             if (txt / f"{name}.yaml").is_file():
-                yield from _split(pair, txt, name, split, src, tgt, licence)
+                yield from _split(corpus, pair, txt, name, split, src, tgt)
 
 
 def _pair(folder: Path) -> tuple[str, str] | None:
@@ -53,8 +54,8 @@ def _pair(folder: Path) -> tuple[str, str] | None:
     return None
 
 
-def _split(pair: Path, txt: Path, name: str, split: str, src: str, tgt: str,
-           licence: str) -> Iterator[Utterance | Reject]:
+def _split(corpus: Corpus, pair: Path, txt: Path, name: str, split: str, src: str,
+           tgt: str) -> Iterator[Utterance | Reject]:
     segments = yaml.safe_load((txt / f"{name}.yaml").read_text(encoding="utf-8")) or []
     sources = (txt / f"{name}.{src}").read_text(encoding="utf-8").splitlines()
     targets = (txt / f"{name}.{tgt}").read_text(encoding="utf-8").splitlines() if src != tgt else sources
@@ -68,8 +69,8 @@ def _split(pair: Path, txt: Path, name: str, split: str, src: str, tgt: str,
             yield Reject(f"{txt / name}.yaml:{i + 1}", f"no recording {audio.name}", "missing_audio")
             continue
         start = float(seg["offset"])
-        item = segment(f"mtedx_{src}-{tgt}", licence, "spontaneous", audio, start,
-                       start + float(seg["duration"]), safe_id(str(seg.get("speaker_id", audio.stem))),
-                       "U", transcript.strip(), {tgt: translation.strip(), "split": split})
+        item = segment(corpus, audio, start, start + float(seg["duration"]),
+                       safe_id(str(seg.get("speaker_id", audio.stem))), "U", transcript.strip(),
+                       {tgt: translation.strip(), "split": split}, name=f"{corpus.corpus_field}_{src}-{tgt}")
         # pairs share talks (fr-en, fr-es and fr-pt have the same French audio): ids name the pair
         yield dataclasses.replace(item, id=f"{src}-{tgt}_{item.id}") if isinstance(item, Utterance) else item

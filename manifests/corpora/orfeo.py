@@ -8,7 +8,7 @@ last tokens' ``AlignBegin`` / ``AlignEnd`` (milliseconds, in MISC: the conventio
 spoken UD treebanks); ``# speaker = <id>`` names the speaker. Multiword token lines
 (``1-2``) and empty nodes (``1.1``) are skipped: trees are over syntactic words.
 
-The ``tree`` label is the one-line ``form/head/relation`` tree of ``downstream/parsing.py``
+The ``tree`` label is the one-line ``form/head/relation`` tree of ``manifests/trees.py``
 and the transcript is its words. Split: ``# split = train|dev|test`` in the first sentence's
 comments, or the name of a ``train`` / ``dev`` / ``test`` folder the file is in.
 """
@@ -17,16 +17,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from downstream.parsing import Word, write_tree
-from manifests.corpora.common import audio_index, safe_id, segment
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.trees import Word, write_tree
+from lebench.manifests.corpora.common import audio_index, safe_id, segment
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 SPLIT_NAMES = {"train": "train", "dev": "valid", "valid": "valid", "test": "test"}
 
 
-def read_orfeo(corpus_dir: Path, corpus: str = "cefc_orfeo",
-               licence: str = "CC-BY-NC-SA-4.0") -> Iterator[Utterance | Reject]:
+def read_orfeo(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """CEFC-Orféo: spoken French treebank, CoNLL-U trees next to their recordings (Ortolang)."""
     corpus_dir = Path(corpus_dir)
     recordings = audio_index(corpus_dir)
@@ -41,7 +41,7 @@ def read_orfeo(corpus_dir: Path, corpus: str = "cefc_orfeo",
         folder_split = next((SPLIT_NAMES[p.name.lower()] for p in path.parents
                              if p.name.lower() in SPLIT_NAMES), "train")
         for number, (comments, rows) in enumerate(_sentences(path), 1):
-            yield _sentence(path, number, comments, rows, audio, folder_split, corpus, licence)
+            yield _sentence(path, number, comments, rows, audio, folder_split, corpus)
 
 
 def _sentences(path: Path) -> Iterator[tuple[dict[str, str], list[list[str]]]]:
@@ -59,7 +59,7 @@ def _sentences(path: Path) -> Iterator[tuple[dict[str, str], list[list[str]]]]:
 
 
 def _sentence(path: Path, number: int, comments: dict[str, str], rows: list[list[str]],
-              audio: Path, split: str, corpus: str, licence: str) -> Utterance | Reject:
+              audio: Path, split: str, corpus: Corpus) -> Utterance | Reject:
     where = f"{path}: sentence {comments.get('sent_id', number)}"
     words = [r for r in rows if len(r) == 10 and r[0].isdigit()]
     if len(words) != len([r for r in rows if r[0].isdigit()]):
@@ -72,7 +72,7 @@ def _sentence(path: Path, number: int, comments: dict[str, str], rows: list[list
                       "`# start` / `# end` comments or AlignBegin / AlignEnd", "bad_metadata")
     speaker = safe_id(comments.get("speaker", audio.stem))
     split = SPLIT_NAMES.get(comments.get("split", "").lower(), split)
-    return segment(corpus, licence, "spontaneous", audio, start, end, speaker, "U",
+    return segment(corpus, audio, start, end, speaker, "U",
                    " ".join(w.form for w in tree), {"tree": write_tree(tree), "split": split})
 
 

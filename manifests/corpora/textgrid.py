@@ -16,27 +16,27 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from manifests.corpora.common import iter_transcribed, missing_audio, safe_id, segment, speaker_genders
-from manifests.corpora.formats import parse_textgrid
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.common import iter_transcribed, missing_audio, safe_id, segment, speaker_genders
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.corpora.formats import parse_textgrid
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 SKIP_TIERS = re.compile(r"comment|rire|laugh|bruit|noise|context|note", re.IGNORECASE)
 SPANS = re.compile(r"\([^)]*\)|<[^>]*>")
 
 
-def read_mpf(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_mpf(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """MPF: Multicultural Paris French, Praat TextGrids (Ortolang)."""
-    return _read_textgrids(Path(corpus_dir), "mpf", "CC-BY-NC-SA-4.0", clean=True)
+    return _read_textgrids(corpus_dir, corpus, clean=True)
 
 
-def read_nccf(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_nccf(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """NCCF: Nijmegen Corpus of Casual French, Praat TextGrids (NC)."""
-    return _read_textgrids(Path(corpus_dir), "nccf", "NC", clean=False)
+    return _read_textgrids(corpus_dir, corpus, clean=False)
 
 
-def _read_textgrids(corpus_dir: Path, corpus: str, licence: str, clean: bool
-                    ) -> Iterator[Utterance | Reject]:
+def _read_textgrids(corpus_dir: Path, corpus: Corpus, clean: bool) -> Iterator[Utterance | Reject]:
     genders = speaker_genders(corpus_dir)
     for tg_path, index in iter_transcribed(corpus_dir, "*.[Tt]ext[Gg]rid"):
         audio = index.get(tg_path.stem)
@@ -55,5 +55,5 @@ def _read_textgrids(corpus_dir: Path, corpus: str, licence: str, clean: bool
             for iv in intervals:
                 text = " ".join((SPANS.sub(" ", iv.text) if clean else iv.text).split())
                 if text:
-                    yield segment(corpus, licence, "spontaneous", audio, iv.start, iv.end,
+                    yield segment(corpus, audio, iv.start, iv.end,
                                   speaker, genders.get(speaker, "U"), text)

@@ -22,36 +22,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from manifests.corpora.common import iter_transcribed, missing_audio, safe_id, segment
-from manifests.corpora.formats import TrsSegment, parse_trs, trs_gender
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.common import iter_transcribed, missing_audio, safe_id, segment
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.corpora.formats import TrsSegment, parse_trs, trs_gender
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
 CHILD_FOLDERS = {"enfants", "enfant", "children", "child"}
 
 
-def read_cfpp2000(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_cfpp2000(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """CFPP2000: Paris interviews, Transcriber files (CC-BY-NC-SA)."""
-    return _read_trs(Path(corpus_dir), "cfpp2000", "CC-BY-NC-SA-4.0", "spontaneous", "sync")
+    return _read_trs(corpus_dir, corpus, "sync")
 
 
-def read_eslo2(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_eslo2(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """ESLO2: Orléans spontaneous speech, Transcriber files (Ortolang, NC)."""
-    return _read_trs(Path(corpus_dir), "eslo2", "CC-BY-NC-SA-4.0", "spontaneous", "sync")
+    return _read_trs(corpus_dir, corpus, "sync")
 
 
-def read_portmedia(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_portmedia(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """PORTMEDIA (French): acted telephone dialogues, Transcriber files (ELRA-S0371)."""
-    return _read_trs(Path(corpus_dir), "portmedia", "ELRA-NC", "telephone_dialogue", "turn")
+    return _read_trs(corpus_dir, corpus, "turn")
 
 
-def read_tcof(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_tcof(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """TCOF (adults): spontaneous speech, Transcriber files (Ortolang, CC-BY-NC-SA)."""
-    return _read_trs(Path(corpus_dir), "tcof", "CC-BY-NC-SA-2.0", "spontaneous", "sync",
+    return _read_trs(corpus_dir, corpus, "sync",
                      adults_only=True)
 
 
-def _read_trs(corpus_dir: Path, corpus: str, licence: str, speech_type: str, level: str,
+def _read_trs(corpus_dir: Path, corpus: Corpus, level: str,
               adults_only: bool = False) -> Iterator[Utterance | Reject]:
     for trs_path, index in iter_transcribed(corpus_dir, "*.trs"):
         if adults_only and CHILD_FOLDERS & {p.lower() for p in trs_path.relative_to(corpus_dir).parts}:
@@ -67,11 +68,11 @@ def _read_trs(corpus_dir: Path, corpus: str, licence: str, speech_type: str, lev
             yield missing_audio(trs_path, trs.audio_filename)
             continue
         for seg in (trs.syncs if level == "sync" else trs.turns):
-            yield from _utterance(corpus, licence, speech_type, audio, trs_path, trs, seg,
+            yield from _utterance(corpus, audio, trs_path, trs, seg,
                                   adults_only)
 
 
-def _utterance(corpus, licence, speech_type, audio: Path, trs_path: Path, trs, seg: TrsSegment,
+def _utterance(corpus: Corpus, audio: Path, trs_path: Path, trs, seg: TrsSegment,
                adults_only: bool) -> Iterator[Utterance | Reject]:
     if not seg.speakers or not seg.text:
         return
@@ -84,5 +85,5 @@ def _utterance(corpus, licence, speech_type, audio: Path, trs_path: Path, trs, s
         yield Reject(where, "child speaker (adults only)", "excluded")
         return
     name = spk.name if spk and spk.name else f"{trs_path.stem}_{seg.speakers[0]}"
-    yield segment(corpus, licence, speech_type, audio, seg.start, seg.end, safe_id(name),
+    yield segment(corpus, audio, seg.start, seg.end, safe_id(name),
                   trs_gender(spk), seg.text)

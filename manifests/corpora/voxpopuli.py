@@ -20,23 +20,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from manifests.corpora.common import (UNKNOWN_SPEAKER, audio_files, gender_code,
+from lebench.manifests.corpora.common import (UNKNOWN_SPEAKER, audio_files, gender_code,
                                       missing_audio, whole_file)
-from manifests.corpora.formats import read_table
-from manifests.records import Utterance
-from manifests.rejects import Reject
+from lebench.manifests.corpora.formats import read_table
+from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.records import Utterance
+from lebench.manifests.rejects import Reject
 
-LICENCE, SPEECH_TYPE = "CC0-1.0", "professional"
 
 
-def read_voxpopuli_unlabelled(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_voxpopuli_unlabelled(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """VoxPopuli unlabelled (fr): European Parliament, segmented OGG (CC0)."""
     for audio in audio_files(Path(corpus_dir), (".ogg", ".wav", ".flac")):
-        yield whole_file("voxpopuli_unlabelled", LICENCE, SPEECH_TYPE, audio, UNKNOWN_SPEAKER, "U",
+        yield whole_file(corpus, audio, UNKNOWN_SPEAKER, "U",
                          labels={"session": audio.stem.rsplit("_", 1)[0]})
 
 
-def read_voxpopuli_transcribed(corpus_dir: Path) -> Iterator[Utterance | Reject]:
+def read_voxpopuli_transcribed(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """VoxPopuli transcribed (fr): European Parliament with ASR TSVs (CC0)."""
     corpus_dir = Path(corpus_dir)
     for tsv in sorted(corpus_dir.glob("asr_*.tsv")):
@@ -51,7 +51,7 @@ def read_voxpopuli_transcribed(corpus_dir: Path) -> Iterator[Utterance | Reject]
                 yield Reject(f"{tsv}:{lineno}", f"unknown gender code {row.get('gender')!r}",
                              "unknown_gender")
                 continue
-            yield whole_file("voxpopuli_transcribed", LICENCE, SPEECH_TYPE, audio,
+            yield whole_file(corpus, audio,
                              row.get("speaker_id") or UNKNOWN_SPEAKER, gender,
                              row.get("normalized_text") or row.get("raw_text"), uid=uid,
                              labels={"split": row.get("split") or tsv.stem[4:]})

@@ -42,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 SENTENCES = Path(__file__).with_name("sentences.tsv")
 LICENCE = "CC0-1.0"

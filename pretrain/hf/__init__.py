@@ -1,2 +1,2 @@
 """Conversion between fairseq wav2vec2 checkpoints and HuggingFace ``transformers`` folders."""
-from pretrain.hf.convert import to_fairseq, to_hf, verify_pair  # noqa: F401
+from lebench.pretrain.hf.convert import to_fairseq, to_hf, verify_pair  # noqa: F401

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 # fairseq model field -> transformers config field, with the same value on both sides.
 SAME_VALUE = (

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fairseq_ext.batch_plan import SAMPLE_RATE
-from pretrain.hf.arch import conv_layers, family
-from pretrain.hf.fairseq_checkpoint import FairseqCheckpoint
-from pretrain.hf.verify import Verification
+from lebench.core.audio import SAMPLE_RATE
+from lebench.pretrain.hf.arch import conv_layers, family
+from lebench.pretrain.hf.fairseq_checkpoint import FairseqCheckpoint
+from lebench.pretrain.hf.verify import Verification
 
 PIPELINE = {"Wav2Vec2ForCTC": "automatic-speech-recognition"}
 

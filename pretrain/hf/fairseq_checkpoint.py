@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
-from lebench.errors import UserError
-from pretrain.config import model_config, wav2vec2_config
+from lebench.core.checkpoint import load_checkpoint, num_updates, save_checkpoint, training_config
+from lebench.core.errors import UserError
+from lebench.core.fairseq_command import import_plugin
+from lebench.pretrain.config import model_config, wav2vec2_config
 
 KINDS = {"wav2vec2": "pretraining", "wav2vec_ctc": "ctc"}
 PRETRAINING_TASK = "audio_pretraining"
@@ -50,17 +51,8 @@ class FairseqCheckpoint:
 
 def read_checkpoint(path: str | Path) -> FairseqCheckpoint:
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise UserError(f"{path}: cannot be read as a PyTorch checkpoint, it is truncated or "
-                        f"corrupt ({str(e).splitlines()[0]}); copy it again") from None
-    if not isinstance(state, dict) or "model" not in state or not ("cfg" in state or "args" in state):
-        raise UserError(f"{path}: not a fairseq checkpoint (no 'model' and 'cfg' entries); "
-                        "a HuggingFace model is a folder, converted with `lebench from-hf`")
-    cfg = _training_config(state, path)
+    state = load_checkpoint(path)
+    cfg = training_config(state, path)
     name = cfg.model.get("_name") if cfg.get("model") else None
     if name not in KINDS:
         raise UserError(f"{path}: a fairseq {name!r} model, not wav2vec2; only wav2vec2 "
@@ -74,21 +66,10 @@ def read_checkpoint(path: str | Path) -> FairseqCheckpoint:
         model = model_config(w2v)
     else:
         model = model_config(cfg)
-    history = state.get("optimizer_history") or [{}]
     return FairseqCheckpoint(path=path, kind=kind, cfg=cfg, model=model,
                              normalize=bool(cfg.task.get("normalize", False)),
-                             state=state["model"], num_updates=int(history[-1].get("num_updates", 0)),
+                             state=state["model"], num_updates=num_updates(state),
                              provenance=state.get("lebench", {}))
-
-
-def _training_config(state: dict, path: Path) -> DictConfig:
-    if state.get("cfg") is not None:
-        return OmegaConf.create(state["cfg"]) if not isinstance(state["cfg"], DictConfig) else state["cfg"]
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-    try:
-        return convert_namespace_to_omegaconf(state["args"])
-    except Exception as e:
-        raise UserError(f"{path}: its old-style (argparse) config cannot be read ({e})") from None
 
 
 def read_dictionary(ckpt: FairseqCheckpoint, dictionary: str | Path | None) -> list[str]:
@@ -116,7 +97,7 @@ def load_fairseq_model(path: Path, scratch: Path, dictionary: list[str] | None =
 
     A CTC model needs its vocabulary in the task's data folder: it is written to ``scratch``.
     """
-    import fairseq_ext  # noqa: F401  registers our tasks, for checkpoints saved with them
+    import_plugin()  # our tasks, for checkpoints saved with them
     from fairseq import checkpoint_utils
 
     overrides = {}
@@ -150,15 +131,3 @@ def write_checkpoint(path: Path, model_fields: dict[str, Any], normalize: bool,
     return FairseqCheckpoint(path=path, kind="pretraining", cfg=OmegaConf.create(cfg),
                              model=model, normalize=normalize, state={}, num_updates=0,
                              provenance=provenance)
-
-
-def save_checkpoint(path: Path, cfg: dict[str, Any], state: dict[str, Tensor], num_updates: int,
-                    **extra: Any) -> None:
-    """Save in the layout fairseq's trainer writes, which ``load_checkpoint_to_cpu`` expects:
-    no optimizer state, and a train iterator at the start of epoch 1."""
-    torch.save({
-        "cfg": cfg, "model": state, "criterion": {},
-        "optimizer_history": [{"criterion_name": "Wav2vecCriterion", "optimizer_name": "FairseqAdam",
-                               "lr_scheduler_state": {}, "num_updates": num_updates}],
-        "task_state": {}, "extra_state": {"train_iterator": {"epoch": 1, "iterations_in_epoch": 0}},
-        "last_optimizer_state": None, **extra}, path)

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from fairseq_ext.batch_plan import SAMPLE_RATE
-from lebench.errors import UserError
-from pretrain.hf.weights import check_against, modern_names
+from lebench.core.audio import SAMPLE_RATE
+from lebench.core.errors import UserError
+from lebench.pretrain.hf.weights import check_against, modern_names
 
 
 

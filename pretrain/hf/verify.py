@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from fairseq_ext.batch_plan import SAMPLE_RATE
-from lebench.errors import UserError
-from lebench.hidden_states import hidden_states
+from lebench.core.audio import SAMPLE_RATE
+from lebench.core.errors import UserError
+from lebench.pretrain.hidden_states import hidden_states
 
 TOLERANCE = 1e-4
 VERIFY_AUDIO = Path(__file__).with_name("verify.flac")  # 4.7 s of French (espeak-ng, fr+f2)

@@ -14,7 +14,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from lebench.errors import UserError
+from lebench.core.errors import UserError
 
 P = "{p}"
 ENCODER = [

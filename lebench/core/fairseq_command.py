@@ -1,4 +1,5 @@
-"""Run fairseq's own ``fairseq-hydra-train`` with this package as user dir.
+"""The one home of the training command line: fairseq's own ``fairseq-hydra-train`` with
+the plugin as ``common.user_dir``, run here or by a Slurm worker.
 
 Checks first what fairseq would get wrong silently: fairseq registers its schema under any
 ``--config-name``, so a misspelt name would train the bare defaults instead of failing.
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lebench import CONFIG_DIR, PLUGIN_DIR
-from lebench.errors import UserError
+from lebench.core.errors import UserError
+from lebench.core.paths import CONFIG_DIR, PLUGIN_DIR
 
 _UPDATES = re.compile(r'"num_updates": "(\d+)"')
 
@@ -42,9 +43,23 @@ def hydra_train_command(kind: str, name: str, overrides: list[str], run_dir: Pat
     exe = str(exe) if exe.is_file() else shutil.which("fairseq-hydra-train")
     if exe is None:
         raise UserError("fairseq-hydra-train not found; install the environment with `make venv`")
-    return [exe, "--config-dir", str(config.parent), "--config-name", name,
-            f"common.user_dir={PLUGIN_DIR}", f"hydra.run.dir={Path(run_dir).resolve() / 'hydra'}",
-            *overrides]
+    return [exe, *hydra_train_args(config, overrides, Path(run_dir).resolve() / "hydra")]
+
+
+def hydra_train_args(config: Path, overrides: list[str], hydra_dir: Path) -> list[str]:
+    """The arguments of ``fairseq-hydra-train`` for a config file, with this plugin."""
+    return ["--config-dir", str(config.parent), "--config-name", config.stem,
+            f"common.user_dir={PLUGIN_DIR}", f"hydra.run.dir={hydra_dir}", *overrides]
+
+
+def import_plugin() -> None:
+    """Register the plugin's tasks, models and criterions the way fairseq does for
+    ``common.user_dir`` (needed to load a checkpoint saved with them, or to train in-process)."""
+    from argparse import Namespace
+
+    from fairseq.utils import import_user_module
+
+    import_user_module(Namespace(user_dir=str(PLUGIN_DIR)))
 
 
 def fairseq_hydra_train(kind: str, name: str, overrides: list[str], run_dir: Path,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-SAMPLE_RATE = 16_000
+from lebench.core.audio import SAMPLE_RATE
 
 
 @dataclass(frozen=True)

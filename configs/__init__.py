@@ -1,0 +1,1 @@
+"""The Hydra configs shipped with the package (``CONFIG_DIR``); data only."""

@@ -1,0 +1,5 @@
+import sys
+
+from lebench.cli import main
+
+sys.exit(main())
