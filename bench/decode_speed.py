@@ -21,8 +21,9 @@ import torch
 
 
 def main() -> None:
-    from lebench.downstream.run import features_for, load
     from fairseq import checkpoint_utils
+
+    from lebench.downstream.run import features_for, load
     from lebench.manifests.audio import load_mono
 
     parser = argparse.ArgumentParser()

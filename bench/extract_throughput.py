@@ -21,8 +21,9 @@ import torch
 
 def make_checkpoint(config: str, path: Path) -> Path:
     from omegaconf import OmegaConf
-    from lebench.pretrain.config import build_model, model_config, resolve
+
     from lebench.core.checkpoint import save_checkpoint
+    from lebench.pretrain.config import build_model, model_config, resolve
     cfg, _ = resolve(config, [f"task.data={path.parent}"])
     torch.manual_seed(0)
     model = build_model(model_config(cfg), "cpu")
@@ -43,9 +44,10 @@ def throughput(forward, wavs: list[torch.Tensor], repeats: int) -> float:
 
 
 def main() -> None:
+    from transformers import Wav2Vec2Model
+
     from lebench.downstream.upstream import Wav2Vec2Upstream
     from lebench.pretrain.hf import to_hf
-    from transformers import Wav2Vec2Model
 
     parser = argparse.ArgumentParser()
     parser.add_argument("workdir", type=Path)

@@ -28,9 +28,9 @@ import editdistance
 import numpy as np
 
 from lebench.downstream.parsing import attachment_counts
-from lebench.manifests.trees import tree_words
 from lebench.downstream.slu import concept_errors, concept_value_errors, spoken_words
 from lebench.manifests.text import normalise
+from lebench.manifests.trees import tree_words
 
 Stats = Callable[[Sequence, Sequence], np.ndarray]  # refs, hyps -> items x k counts
 

@@ -21,16 +21,16 @@ import logging
 import os
 import statistics
 import subprocess
-from importlib.metadata import version
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import Iterable
 
-from lebench.downstream.metrics import metric_of
-from lebench.core.paths import source_checkout
 from lebench.core.errors import UserError
 from lebench.core.locks import file_lock
+from lebench.core.paths import source_checkout
+from lebench.downstream.metrics import metric_of
 
 logger = logging.getLogger(__name__)
 

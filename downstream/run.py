@@ -23,6 +23,7 @@ given: extracted once per upstream and audio, shared by all rates, seeds and hea
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -30,18 +31,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from lebench.core.errors import UserError
+from lebench.core.fairseq_command import compose_config, fairseq_hydra_train, import_plugin
+from lebench.core.files import file_sha256, file_stamp, write_text_atomic
+from lebench.core.locks import file_lock
+from lebench.core.manifest import read_manifest, read_trials
 from lebench.downstream.cache import audio_fingerprint, extract, split_dir, upstream_cache_dir
 from lebench.downstream.metrics import METRICS
 from lebench.downstream.results import Result, append_results
 from lebench.downstream.scoring import Score, read_sidecar, score_file, write_predictions, write_sidecar
-from lebench.downstream.upstream import UpstreamSpec, fingerprint_of, load_upstream
-from lebench.core.errors import UserError
-from lebench.core.fairseq_command import config_path, fairseq_hydra_train, import_plugin
-from lebench.core.files import file_sha256, file_stamp, write_text_atomic
-from lebench.core.locks import file_lock
-from lebench.core.manifest import read_manifest, read_trials
+from lebench.downstream.upstream import (
+    HFWav2Vec2Upstream,
+    UpstreamSpec,
+    Wav2Vec2Upstream,
+    fingerprint_of,
+    load_upstream,
+)
+from lebench.manifests.audio import load_mono
 
 SPLITS = ("valid", "test")
 
@@ -68,12 +76,20 @@ class Scored:
     notes: dict               # e.g. the sacreBLEU signature
 
 
+@functools.lru_cache(maxsize=64)
+def _composed(config: str, overrides: tuple[str, ...]) -> DictConfig:
+    return compose_config("downstream", config, overrides)[0]
+
+
 def config_value(config: str, overrides: list[str], key: str):
-    """A value of a downstream config after the command line's overrides."""
-    for o in overrides:
-        if o.split("=", 1)[0].lstrip("+") == key:
-            return OmegaConf.select(OmegaConf.from_dotlist([o.lstrip("+")]), key)
-    return OmegaConf.select(OmegaConf.load(config_path("downstream", config)), key)
+    """A value of a downstream config as composed with the command line's overrides."""
+    return OmegaConf.select(_composed(config, tuple(overrides)), key)
+
+
+def config_digest(config: str, overrides: list[str]) -> str:
+    """Hash of the config a run trains with: composed from its files (the task's, its base,
+    head and scale) and the overrides, so an edit to any of them makes a new run."""
+    return hashlib.sha256(OmegaConf.to_yaml(_composed(config, tuple(overrides))).encode()).hexdigest()
 
 
 def features_for(upstream: str, data: Path, cache: Path, splits=("train", *SPLITS),
@@ -113,7 +129,7 @@ def data_fingerprint(data: Path) -> str:
 def run_settings(config: str, data: Path, upstream: str, seed: int, lr: float,
                  overrides: list[str], cached: bool) -> dict:
     """Everything that determines a run (its key is their hash)."""
-    return {"config": config, "config_sha256": file_sha256(config_path("downstream", config)),
+    return {"config": config, "config_sha256": config_digest(config, overrides),
             "overrides": list(overrides), "data": str(Path(data).resolve()),
             "data_sha256": data_fingerprint(data), "upstream": upstream,
             "upstream_sha256": fingerprint_of(upstream), "cached_features": cached,
@@ -188,7 +204,6 @@ def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
     ready to be the upstream of another task ("fine-tuned on another task first")."""
     import_plugin()
     from fairseq import checkpoint_utils
-    from lebench.downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream
 
     state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
     cfg = state["cfg"]
@@ -297,7 +312,6 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
 
 def predict(checkpoint: Path, audio: list[Path]) -> list[str]:
     """What a trained head says about new audio files, one line per file."""
-    from lebench.manifests.audio import load_mono
 
     model, task, _ = load(checkpoint)
     lines = task.predict(model, [torch.from_numpy(load_mono(path)) for path in audio])

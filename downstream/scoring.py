@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lebench.downstream.metrics import METRICS, Metric
-from lebench.core.manifest import read_labels, read_manifest, read_trials
 from lebench.core.errors import UserError
 from lebench.core.files import write_text_atomic
+from lebench.core.manifest import read_labels, read_manifest, read_trials
+from lebench.downstream.metrics import METRICS, Metric, metric_of
 
 BOOTSTRAP_DRAWS = 1000
 BOOTSTRAP_SEED = 0

@@ -20,8 +20,8 @@ cache can never serve a changed checkpoint's stale features.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -31,6 +31,9 @@ from torch import Tensor, nn
 from lebench.core.audio import SAMPLE_RATE
 from lebench.core.errors import UserError
 from lebench.core.files import file_sha256
+from lebench.pretrain.config import build_model
+from lebench.pretrain.hf.fairseq_checkpoint import read_checkpoint, write_checkpoint
+from lebench.pretrain.hf.hf_dir import read_hf_dir
 from lebench.pretrain.hidden_states import hidden_states
 
 MFB_VERSION = "mfb-v1:80"  # bump when MFBUpstream's computation changes: invalidates cached MFB features
@@ -85,8 +88,6 @@ class Wav2Vec2Upstream(_Wav2Vec2Family):
 
     def __init__(self, checkpoint: str | Path):
         super().__init__()
-        from lebench.pretrain.config import build_model
-        from lebench.pretrain.hf.fairseq_checkpoint import read_checkpoint
 
         self.spec = str(Path(checkpoint).resolve())
         ckpt = read_checkpoint(checkpoint)  # names the file and the fix on any problem
@@ -129,7 +130,6 @@ class Wav2Vec2Upstream(_Wav2Vec2Family):
     def export(self, path: Path, provenance: dict) -> Path:
         """Write the (fine-tuned) weights as a stock wav2vec2 pretraining checkpoint, usable as
         an upstream, for continued pretraining, or by ``lebench to-hf``."""
-        from lebench.pretrain.hf.fairseq_checkpoint import write_checkpoint
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         write_checkpoint(path, self.model_fields, self.normalize, state, provenance)
         return path
@@ -141,7 +141,6 @@ class HFWav2Vec2Upstream(_Wav2Vec2Family):
     def __init__(self, folder: str | Path):
         super().__init__()
         from transformers import Wav2Vec2Model
-        from lebench.pretrain.hf.hf_dir import read_hf_dir
 
         self.spec = str(Path(folder).resolve())
         hf = read_hf_dir(folder)

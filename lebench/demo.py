@@ -16,9 +16,15 @@ import shutil
 from pathlib import Path
 
 from lebench.core.checkpoint import load_checkpoint, num_updates
-
-from lebench.downstream.results import (read_results, resampling_note, signatures, split_table, table,
-                                to_markdown, write_report)
+from lebench.downstream.results import (
+    read_results,
+    resampling_note,
+    signatures,
+    split_table,
+    table,
+    to_markdown,
+    write_report,
+)
 from lebench.downstream.suite import SPLITS, prepare_demo_tasks, run_suite
 from lebench.manifests.corpora import generic
 from lebench.manifests.demo.build import SPANISH, build_demo_corpus

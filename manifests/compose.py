@@ -18,8 +18,8 @@ from typing import Iterator
 
 from tqdm import tqdm
 
-from lebench.core.errors import AudioError, UserError
 from lebench.core.audio import SAMPLE_RATE
+from lebench.core.errors import AudioError, UserError
 from lebench.manifests.audio import check_model_ready
 from lebench.manifests.compositions import Composition
 from lebench.manifests.records import Utterance, read_records

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from lebench.core.paths import CONFIG_DIR
 from lebench.core.errors import UserError
+from lebench.core.paths import CONFIG_DIR
 from lebench.manifests.corpora import SEED_CORPORA
 
 COMPOSITION_DIR = CONFIG_DIR / "corpora"

@@ -20,7 +20,7 @@ from lebench.core.manifest import write_lines, write_manifest
 from lebench.manifests.audio import check_model_ready
 from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject, write_rejects
-
+from lebench.manifests.text import letters, normalise
 
 # Labels computed from the transcript through the French normaliser (manifests/text.py):
 # letters for CTC (fairseq's .ltr format) and normalised words (.wrd); ``transcript`` is the
@@ -39,7 +39,6 @@ def label_of(utt: Utterance, name: str) -> str:
 
 def _label_value(utt: Utterance, name: str) -> str:
     if name in (*TRANSCRIPT_LABELS, RAW_TRANSCRIPT):
-        from lebench.manifests.text import letters, normalise
         if not utt.transcript:
             raise UserError(f"utterance {utt.id} has no transcript, which label {name!r} needs; "
                             "leave untranscribed utterances out of ASR manifests")

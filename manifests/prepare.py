@@ -34,8 +34,8 @@ from typing import Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from lebench.core.errors import AudioError, UserError
 from lebench.core.audio import SAMPLE_RATE
+from lebench.core.errors import AudioError, UserError
 from lebench.manifests.audio import load_mono, probe, write_wav_atomic
 from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject, open_rejects, write_reject

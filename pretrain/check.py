@@ -12,9 +12,9 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from lebench.pretrain.batch_plan import BatchPlan, plan_batch
 from lebench.core.errors import UserError
 from lebench.core.fairseq_command import available_configs
+from lebench.pretrain.batch_plan import BatchPlan, plan_batch
 from lebench.pretrain.config import PRETRAIN_DIR, build_on_meta, model_config, resolve
 from lebench.pretrain.flops import train_flops_per_audio_second
 from lebench.pretrain.hardware import KG_CO2_PER_KWH, Hardware, hardware

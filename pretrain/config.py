@@ -2,38 +2,21 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import warnings
 from unittest import mock
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from lebench.core.fairseq_command import compose_config
 from lebench.core.paths import CONFIG_DIR
-from lebench.core.fairseq_command import config_path
 
 PRETRAIN_DIR = CONFIG_DIR / "pretrain"
 
 
 def resolve(name: str, overrides: list[str] | tuple[str, ...] = ()) -> tuple[DictConfig, dict[str, str]]:
-    """The composed config (``task.data`` may stay ``???``) and its group choices (size, data, ...)."""
-    from fairseq.dataclass.initialize import hydra_init
-
-    config_path("pretrain", name)
-    GlobalHydra.instance().clear()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Hydra 1.1's note on schema matching; fairseq relies on it
-        logging.getLogger("hydra").setLevel(logging.WARNING)
-        hydra_init(name)
-        with initialize_config_dir(config_dir=str(PRETRAIN_DIR), version_base=None):
-            cfg = compose(config_name=name, overrides=list(overrides), return_hydra_config=True)
-    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
-    with open_dict(cfg):
-        del cfg["hydra"]
-    GlobalHydra.instance().clear()
-    return cfg, choices
+    """The composed pretraining config (``task.data`` may stay ``???``) and its group choices."""
+    return compose_config("pretrain", name, overrides)
 
 
 def model_config(cfg: DictConfig) -> DictConfig:

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from lebench.pretrain.batch_plan import plan_batch
+from lebench.core.checkpoint import is_complete
 from lebench.core.errors import UserError
+from lebench.pretrain.batch_plan import plan_batch
+from lebench.pretrain.check import seed_models
 from lebench.pretrain.config import resolve
 from lebench.pretrain.launch import check_pretraining_data
-from lebench.pretrain.check import seed_models
 from lebench.slurm.profile import Profile, Request
 from lebench.slurm.sbatch import python_command, script, submit
-from lebench.core.checkpoint import is_complete
 from lebench.slurm.worker import REQUEUE
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from lebench.core.paths import CONFIG_DIR
 from lebench.core.errors import UserError
+from lebench.core.paths import CONFIG_DIR
 
 PROFILE_DIR = CONFIG_DIR / "slurm"
 

@@ -42,6 +42,7 @@ import yaml
 
 from lebench.core.errors import UserError
 from lebench.core.fairseq_command import config_path
+from lebench.downstream.run import run
 from lebench.downstream.upstream import UpstreamSpec
 from lebench.slurm.profile import Request
 from lebench.slurm.sbatch import python_command, script, submit
@@ -147,7 +148,6 @@ def freeze(sweep: Sweep) -> Path:
 
 def run_element(sweep: Sweep, index: int) -> str:
     """Run element ``index`` unless it is done; record done or failed. Returns what happened."""
-    from lebench.downstream.run import run
 
     if not 0 <= index < len(sweep.elements):
         raise UserError(f"element {index}: the sweep has {len(sweep.elements)} (0-{len(sweep.elements) - 1})")

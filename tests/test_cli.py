@@ -24,7 +24,7 @@ def assert_one_line_error(proc, *needles):
 def test_every_command_has_its_help(capsys):
     """Each command of the parser (test_commands.py runs every one of them for real)."""
     from lebench.cli import main
-    from tests.test_commands import commands, build_parser
+    from tests.test_commands import build_parser, commands
     names = commands(build_parser())
     listed = lebench("--help").stdout
     section = listed[listed.index("<command>\n"):listed.index("\noptions:")]

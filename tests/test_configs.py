@@ -1,14 +1,16 @@
 """The pretraining configs: every seed-table model resolves to the published size, batch and
-schedule; groups only change family keys; the batch plan and the energy formula."""
+schedule; groups only change family keys; the batch plan and the energy formula. The
+downstream configs: composed from shared files, scaled down for the demo by a group."""
 from pathlib import Path
 
 import pytest
 import yaml
 
-from lebench.pretrain.batch_plan import plan_batch
 from lebench.cli import main
 from lebench.core.errors import UserError
-from lebench.core.fairseq_command import config_path
+from lebench.core.fairseq_command import available_configs, compose_config, config_path
+from lebench.core.paths import CONFIG_DIR
+from lebench.pretrain.batch_plan import plan_batch
 from lebench.pretrain.check import check, energy, seed_models
 from lebench.pretrain.config import PRETRAIN_DIR, build_on_meta, resolve
 from lebench.pretrain.hardware import KG_CO2_PER_KWH, hardware
@@ -123,3 +125,61 @@ def test_check_plans_for_the_gpus_it_is_given(capsys):
     out = capsys.readouterr().out
     assert "updates           1,000" in out and "A100" in out and "seed table        90M" in out
     assert main(["check", "1K-base", "--hardware", "tpu"]) == 2
+
+
+DOWNSTREAM_DIR = CONFIG_DIR / "downstream"
+TASK_CONFIGS = available_configs(DOWNSTREAM_DIR)
+IDENTITY = ("task._name", "task.label", "task.labels", "task.dimensions", "task.source_lang",
+            "task.target_lang", "model._name", "model.head", "model.mode", "criterion._name",
+            "checkpoint.best_checkpoint_metric")
+
+
+def leaves(tree, prefix="") -> dict:
+    out = {}
+    for k, v in tree.items():
+        out |= leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v}
+    return out
+
+
+def included(name: str) -> list[dict]:
+    """The files a task config includes (base/, head/), parsed."""
+    own = yaml.safe_load((DOWNSTREAM_DIR / f"{name}.yaml").read_text())
+    return [yaml.safe_load((DOWNSTREAM_DIR / f"{e}.yaml").read_text()) for e in own["defaults"]
+            if isinstance(e, str) and e != "_self_"]
+
+
+@pytest.mark.parametrize("name", TASK_CONFIGS)
+def test_downstream_configs_are_composed_and_the_demo_scale_keeps_the_task(name):
+    from omegaconf import OmegaConf
+    paper, choices = compose_config("downstream", name)
+    demo, demo_choices = compose_config("downstream", name, ["scale=demo"])
+    assert choices["scale"] == "paper" and demo_choices["scale"] == "demo"
+    paper, demo = (leaves(OmegaConf.to_container(c)) for c in (paper, demo))
+    own = OmegaConf.to_container(OmegaConf.load(DOWNSTREAM_DIR / f"{name}.yaml"))  # its YAML floats
+    for key, value in leaves({k: v for k, v in own.items() if k != "defaults"}).items():
+        assert paper[key] == value, key  # the task file's values survive the composition
+    for key in ("task._name", "model._name", "criterion._name", "optimizer._name", "lr_scheduler._name"):
+        assert paper[key] not in (None, "???"), key
+    assert paper["task.data"] == "???" and paper["model.upstream"] == "???"
+    assert paper["common.log_format"] == "json" and paper["checkpoint.no_epoch_checkpoints"] is True
+    changed = {k for k in paper.keys() | demo.keys() if paper.get(k) != demo.get(k)}
+    assert not changed & set(IDENTITY), changed  # smaller and shorter, the same task
+
+
+@pytest.mark.parametrize("name", TASK_CONFIGS)
+def test_a_task_file_sets_no_key_its_included_files_set(name):
+    """fairseq merges its schema at ``_self_``, so ``_self_`` comes first (as in the
+    pretraining configs) and the included files win: a key in both would be silently lost."""
+    own = yaml.safe_load((DOWNSTREAM_DIR / f"{name}.yaml").read_text())
+    assert own["defaults"][0] == "_self_" and "base/run" in own["defaults"]
+    mine = set(leaves({k: v for k, v in own.items() if k != "defaults"}))
+    shared = [set(leaves(tree)) for tree in included(name)]
+    assert not [mine & keys for keys in shared if mine & keys]
+
+
+def test_every_demo_scale_file_is_used():
+    used = {entry["optional scaled"].replace("${scale}", "demo")
+            for name in TASK_CONFIGS
+            for entry in yaml.safe_load((DOWNSTREAM_DIR / f"{name}.yaml").read_text())["defaults"]
+            if isinstance(entry, dict) and "optional scaled" in entry}
+    assert {p.stem for p in (DOWNSTREAM_DIR / "scaled").glob("*.yaml")} <= used

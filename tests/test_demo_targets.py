@@ -6,11 +6,18 @@ from collections import Counter
 
 import pytest
 
-from lebench.manifests.trees import read_tree
 from lebench.downstream.slu import CLOSE, is_open, target_tokens, words
+from lebench.manifests.demo.build import (
+    SPANISH_VOICES,
+    TARGETS,
+    VOICES,
+    _script,
+    _spanish_script,
+    as_question,
+    sentences,
+)
 from lebench.manifests.text import normalise
-from lebench.manifests.demo.build import (SPANISH_VOICES, TARGETS, VOICES, _script, _spanish_script,
-                                  as_question, sentences)
+from lebench.manifests.trees import read_tree
 
 ROWS = sentences()
 

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 
+from lebench.core.errors import UserError
 from lebench.downstream import cache as feature_cache
 from lebench.downstream.results import read_results, table, write_report
 from lebench.downstream.run import features_for, predict, run, run_folder, train
 from lebench.downstream.scoring import read_predictions, rescore
 from lebench.downstream.suite import DEMO_TASKS, SEQ2SEQ_TASKS, prepare_demo_tasks, run_suite
-from lebench.manifests.text import normalise
 from lebench.downstream.trials import make_trials
 from lebench.downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream, fingerprint_of, load_upstream
-from lebench.core.errors import UserError
+from lebench.manifests.text import normalise
 from lebench.pretrain.hidden_states import hidden_states
 
 SHORT = ["optimization.max_update=30", "optimization.max_epoch=3",
@@ -68,7 +68,7 @@ def test_every_task_and_mode_reaches_the_report(suite, tasks_data, tmp_path):
     for r in results:
         predictions = Path(r.config["predictions"])
         assert predictions.parent == Path(r.config["checkpoint"]).parent
-        scores, stored = (r := rescore(predictions)).scores, r.stored
+        scores = rescore(predictions).scores
         assert {s.column: (s.value, s.low, s.high) for s in scores}[r.metric] == (r.value, r.low, r.high)
         expected = {("asv", "test"): "speaker pairs (4 target, 6 non-target)",
                     ("asv", "valid"): "speakers (12)"}.get((r.task, r.split))

@@ -12,7 +12,7 @@ import torch
 from lebench.downstream.metrics import bleu_signature
 from lebench.downstream.results import read_results, split_table, to_markdown
 from lebench.downstream.run import Trained, predict, run, score
-from lebench.downstream.suite import DEMO_TASKS, prepare_demo_tasks, run_suite
+from lebench.downstream.suite import demo_task, prepare_demo_tasks, run_suite
 from lebench.manifests.corpora import generic
 from lebench.manifests.demo.build import SPANISH
 from lebench.manifests.prepare import prepare
@@ -97,7 +97,7 @@ def test_slu_learns_concepts_from_speech(tasks_data, tmp_path):
     sentences apart by ear (measured: concept error 0.027, WER 0.029). A decoder that ignored
     the audio says one sentence for all of them: the early checkpoint that unseen valid
     sentences select scored WER 0.997 on the training sentences."""
-    config, folder, overrides = DEMO_TASKS["slu"]
+    config, folder, overrides = demo_task("slu")
     data = tasks_data / folder
     results = run(config, data, "mfb", "MFB", tmp_path / "runs", tmp_path / "r.jsonl",
                   splits=("test",), cache=tmp_path / "cache", overrides=overrides, quiet=True)
@@ -112,7 +112,7 @@ def test_slu_learns_concepts_from_speech(tasks_data, tmp_path):
 
 
 def test_fine_tuning_trains_the_upstream_inside_the_encoder(tasks_data, demo_checkpoint, tmp_path):
-    config, folder, overrides = DEMO_TASKS["slu"]
+    config, folder, overrides = demo_task("slu")
     results = run(config, tasks_data / folder, str(demo_checkpoint), "demo", tmp_path / "runs",
                   tmp_path / "r.jsonl", splits=("valid",),
                   overrides=[*overrides, *SHORT, "model.mode=finetune", "optimization.max_update=6",

@@ -9,9 +9,19 @@ import pytest
 import sacrebleu
 from sklearn.metrics import balanced_accuracy_score, roc_curve
 
-from lebench.downstream.metrics import (METRICS, accuracy, bleu, bleu_signature, ccc, char_error_rate,
-                                equal_error_rate, min_dcf, rmse, unweighted_average_recall,
-                                word_error_rate)
+from lebench.downstream.metrics import (
+    METRICS,
+    accuracy,
+    bleu,
+    bleu_signature,
+    ccc,
+    char_error_rate,
+    equal_error_rate,
+    min_dcf,
+    rmse,
+    unweighted_average_recall,
+    word_error_rate,
+)
 from lebench.manifests.text import from_letters, letters, normalise
 
 WORDS = ["le", "chat", "dort", "près", "du", "feu", "l'homme", "aujourd'hui", "été", "œuf",

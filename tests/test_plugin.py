@@ -3,13 +3,13 @@ import subprocess
 import sys
 
 import pytest
-
-import fairseq_ext  # noqa: F401  registers the plugin's names
 from fairseq.criterions import CRITERION_REGISTRY
 from fairseq.models import MODEL_REGISTRY
 from fairseq.tasks import TASK_REGISTRY
-from lebench.core.paths import PLUGIN_DIR
+
+import fairseq_ext  # noqa: F401  registers the plugin's names
 from lebench.core.errors import UserError
+from lebench.core.paths import PLUGIN_DIR
 from tests.conftest import write_tone
 
 

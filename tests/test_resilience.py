@@ -13,9 +13,9 @@ import torch
 from omegaconf import OmegaConf
 
 from fairseq_ext.fairseq_fixes import atomic_copy
-from lebench.slurm.profile import load_profile, make_request
-from lebench.slurm.pretrain import freeze_config
 from lebench.core.checkpoint import is_complete
+from lebench.slurm.pretrain import freeze_config
+from lebench.slurm.profile import load_profile, make_request
 from lebench.slurm.worker import distributed_overrides, restore_overrides
 
 REPO = Path(__file__).parents[1]

@@ -11,11 +11,18 @@ import jiwer
 import numpy as np
 import pytest
 
-from lebench.downstream.results import Result, append_results, read_results, table
-from lebench.downstream.scoring import (check_references, read_predictions, rescore, score_file,
-                                score_predictions, write_predictions, write_sidecar)
-from lebench.manifests.text import normalise
 from lebench.core.errors import UserError
+from lebench.downstream.results import Result, append_results, read_results, table
+from lebench.downstream.scoring import (
+    check_references,
+    read_predictions,
+    rescore,
+    score_file,
+    score_predictions,
+    write_predictions,
+    write_sidecar,
+)
+from lebench.manifests.text import normalise
 
 
 def items(refs, hyps, speakers=None):
@@ -143,8 +150,8 @@ def test_predictions_that_do_not_match_their_manifest_are_refused(tmp_path):
     assert score_file(path, "transcript", references)[0].value == 0.0
     write_sidecar(path, {"kind": "transcript", "references": references,
                          "scores": [s.__dict__ for s in score_file(path, "transcript")]})
-    scores, stored = (r := rescore(path)).scores, r.stored  # what `lebench score` does: kind and labels from the sidecar
-    assert scores == stored
+    rescored = rescore(path)  # what `lebench score` does: kind and labels from the sidecar
+    assert rescored.scores == rescored.stored and rescored.agrees
     edited = items(["Le chien dort.", "Il pleut."], ["le chat dort", "il pleut"])
     write_predictions(path, "transcript", edited)
     with pytest.raises(UserError, match=r"predictions.test.tsv:2: the reference of s/0.wav differs"):

@@ -20,12 +20,12 @@ import pytest
 import torch
 import yaml
 
-from lebench.downstream.run import run_folder
 from lebench.cli import main
 from lebench.core.errors import UserError
+from lebench.downstream.run import run_folder
 from lebench.pretrain.launch import pretrain
-from lebench.slurm.profile import load_profile, make_request
 from lebench.slurm.pretrain import submit_pretraining
+from lebench.slurm.profile import load_profile, make_request
 from lebench.slurm.sweep import load_sweep, status
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -26,10 +26,14 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.models import BaseFairseqModel, register_model
 from torch import Tensor, nn
 
+from fairseq_ext.models.upstream_input import (
+    UpstreamInput,
+    UpstreamInputConfig,
+    check_fingerprint,
+    upstream_for,
+)
 from lebench.downstream.featurizer import masked_mean
 from lebench.downstream.upstream import Upstream
-from fairseq_ext.models.upstream_input import (UpstreamInput, UpstreamInputConfig,
-                                               check_fingerprint, upstream_for)
 
 
 @dataclass

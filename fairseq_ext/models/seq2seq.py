@@ -25,9 +25,13 @@ from fairseq.modules import LayerNorm, PositionalEmbedding
 from fairseq.modules.transformer_layer import TransformerEncoderLayerBase
 from torch import Tensor, nn
 
+from fairseq_ext.models.upstream_input import (
+    UpstreamInput,
+    UpstreamInputConfig,
+    check_fingerprint,
+    upstream_for,
+)
 from lebench.downstream.upstream import Upstream
-from fairseq_ext.models.upstream_input import (UpstreamInput, UpstreamInputConfig,
-                                               check_fingerprint, upstream_for)
 
 
 @dataclass

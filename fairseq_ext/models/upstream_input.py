@@ -24,9 +24,9 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from omegaconf import MISSING
 from torch import Tensor
 
+from lebench.core.errors import UserError
 from lebench.downstream.featurizer import WeightedLayerSum
 from lebench.downstream.upstream import Upstream, UpstreamSpec, fingerprint_of, load_upstream
-from lebench.core.errors import UserError
 
 
 @dataclass

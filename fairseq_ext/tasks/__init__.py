@@ -1,3 +1,10 @@
-from fairseq_ext.tasks import (continuous_emotion, pretraining, speaker_verification,  # noqa: F401
-                               speech_parsing, speech_recognition, speech_translation,
-                               spoken_understanding, utterance_classification)
+from fairseq_ext.tasks import (  # noqa: F401
+                               continuous_emotion,
+                               pretraining,
+                               speaker_verification,
+                               speech_parsing,
+                               speech_recognition,
+                               speech_translation,
+                               spoken_understanding,
+                               utterance_classification,
+)

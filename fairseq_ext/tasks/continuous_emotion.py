@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from fairseq.tasks import register_task
 
-from lebench.downstream.scoring import parse_values
 from fairseq_ext.data.targets import read_label_lines
 from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig
 from lebench.core.errors import UserError
+from lebench.downstream.scoring import parse_values
 
 
 @dataclass

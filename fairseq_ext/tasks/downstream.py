@@ -24,12 +24,12 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask
 from omegaconf import MISSING
 
-from lebench.downstream.cache import read_meta, split_dir
 from fairseq_ext.data import ResilientFileAudioDataset, TargetDataset
 from fairseq_ext.data.cached_features import CachedFeatureDataset
 from lebench.core.audio import SAMPLE_RATE
 from lebench.core.errors import UserError
 from lebench.core.manifest import ManifestLine, check_manifest, read_labels, read_manifest
+from lebench.downstream.cache import read_meta, split_dir
 
 logger = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from fairseq.tasks import register_task
 from fairseq.tasks.audio_pretraining import AudioPretrainingConfig, AudioPretrainingTask
 from omegaconf import OmegaConf, open_dict
 
-from lebench.pretrain.batch_plan import plan_batch
 from fairseq_ext.data import ResilientFileAudioDataset
-from lebench.core.manifest import check_manifest
 from fairseq_ext.data.metadata import metadata_mask
+from lebench.core.manifest import check_manifest
+from lebench.pretrain.batch_plan import plan_batch
 
 logger = logging.getLogger(__name__)
 STOCK_TASK = "audio_pretraining"

@@ -17,6 +17,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import torch
 from fairseq.data import Dictionary
 from fairseq.sequence_generator import SequenceGenerator

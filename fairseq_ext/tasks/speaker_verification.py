@@ -15,8 +15,10 @@ import numpy as np
 import torch.nn.functional as F
 from fairseq.tasks import register_task
 
-from fairseq_ext.tasks.utterance_classification import (UtteranceClassificationConfig,
-                                                        UtteranceClassificationTask)
+from fairseq_ext.tasks.utterance_classification import (
+    UtteranceClassificationConfig,
+    UtteranceClassificationTask,
+)
 from lebench.core.errors import UserError
 from lebench.core.manifest import read_trials
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from fairseq.tasks import register_task
 
-from lebench.manifests.trees import delinearise, linearise, read_tree, write_tree
 from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
+from lebench.manifests.trees import delinearise, linearise, read_tree, write_tree
 
 
 @dataclass

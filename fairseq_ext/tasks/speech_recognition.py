@@ -16,10 +16,10 @@ import torch
 from fairseq.data import Dictionary
 from fairseq.tasks import register_task
 
-from lebench.manifests.text import from_letters
 from fairseq_ext.data.targets import read_label_lines
 from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig, vocabulary_path
 from lebench.core.errors import UserError
+from lebench.manifests.text import from_letters
 
 
 @dataclass

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from fairseq.tasks import register_task
 from omegaconf import II
 
-from lebench.downstream.metrics import bleu_signature
 from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
+from lebench.downstream.metrics import bleu_signature
 
 
 @dataclass

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from fairseq.tasks import register_task
 
-from lebench.downstream.slu import target_tokens
 from fairseq_ext.tasks.sequence_to_sequence import Seq2SeqTask, Seq2SeqTaskConfig
+from lebench.downstream.slu import target_tokens
 
 
 @dataclass

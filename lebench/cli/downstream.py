@@ -135,8 +135,17 @@ def _report(sub) -> None:
 
 
 def run_report(a) -> None:
-    from lebench.downstream.results import (read_results, resampling_note, signatures, split_table,
-                                            table, to_csv, to_latex, to_markdown, write_report)
+    from lebench.downstream.results import (
+        read_results,
+        resampling_note,
+        signatures,
+        split_table,
+        table,
+        to_csv,
+        to_latex,
+        to_markdown,
+        write_report,
+    )
     results = read_results(a.results)
     header, rows = split_table(results, a.by_split) if a.by_split else table(results, split=a.split)
     if a.format == "md" and not a.by_split:

@@ -6,14 +6,16 @@ Checks first what fairseq would get wrong silently: fairseq registers its schema
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+from omegaconf import DictConfig, open_dict
 from tqdm import tqdm
 
 from lebench.core.errors import UserError
@@ -36,14 +38,42 @@ def config_path(kind: str, name: str) -> Path:
     return path
 
 
+def compose_config(kind: str, name: str, overrides: list[str] | tuple[str, ...] = ()
+                   ) -> tuple[DictConfig, dict[str, str]]:
+    """Config ``name`` of ``configs/<kind>`` composed exactly as ``fairseq-hydra-train`` composes
+    it (fairseq's schema registered first), and its group choices (size, data, scale ...).
+    Values the command line fills in (``task.data``, ``model.upstream``) may stay ``???``."""
+    from fairseq.dataclass.initialize import hydra_init
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    config = config_path(kind, name)
+    GlobalHydra.instance().clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Hydra 1.1's note on schema matching; fairseq relies on it
+        logging.getLogger("hydra").setLevel(logging.WARNING)
+        hydra_init(name)
+        try:
+            with initialize_config_dir(config_dir=str(config.parent), version_base=None):
+                cfg = compose(config_name=name, overrides=list(overrides), return_hydra_config=True)
+        except Exception as e:  # Hydra's own errors: an unknown key, group or option
+            raise UserError(f"{config}: {str(e).splitlines()[0]}") from None
+        finally:
+            GlobalHydra.instance().clear()
+    choices = {k: v for k, v in cfg.hydra.runtime.choices.items() if not k.startswith("hydra")}
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, choices
+
+
 def hydra_train_command(kind: str, name: str, overrides: list[str], run_dir: Path) -> list[str]:
     """The ``fairseq-hydra-train`` command line for config ``name``, with this plugin."""
     config = config_path(kind, name)
+    # fairseq's console script beside this interpreter; else the same entry point as a module
+    # (an environment whose fairseq lives elsewhere on the path has no script of its own).
     exe = Path(sys.executable).with_name("fairseq-hydra-train")
-    exe = str(exe) if exe.is_file() else shutil.which("fairseq-hydra-train")
-    if exe is None:
-        raise UserError("fairseq-hydra-train not found; install the environment with `make venv`")
-    return [exe, *hydra_train_args(config, overrides, Path(run_dir).resolve() / "hydra")]
+    command = [str(exe)] if exe.is_file() else [sys.executable, "-m", "fairseq_cli.hydra_train"]
+    return [*command, *hydra_train_args(config, overrides, Path(run_dir).resolve() / "hydra")]
 
 
 def hydra_train_args(config: Path, overrides: list[str], hydra_dir: Path) -> list[str]:

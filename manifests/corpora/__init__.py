@@ -12,8 +12,15 @@ from lebench.core.errors import UserError
 from lebench.manifests.corpora.corpus import Corpus, CorpusReader
 from lebench.manifests.corpora.downstream import read_allosat, read_common_voice, read_etape, read_recola
 from lebench.manifests.corpora.epac import read_epac
-from lebench.manifests.corpora.files import (read_african_accented_french, read_att_hack, read_audiocite,
-                                             read_cafe, read_gemep, read_mass, read_niger_mali)
+from lebench.manifests.corpora.files import (
+    read_african_accented_french,
+    read_att_hack,
+    read_audiocite,
+    read_cafe,
+    read_gemep,
+    read_mass,
+    read_niger_mali,
+)
 from lebench.manifests.corpora.generic import read_generic
 from lebench.manifests.corpora.media import read_media
 from lebench.manifests.corpora.mls import read_mls_french

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from lebench.manifests.corpora.formats import read_table
 from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.corpora.formats import read_table
 from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject
 

@@ -32,8 +32,8 @@ import numpy as np
 
 from lebench.manifests.audio import probe
 from lebench.manifests.corpora.common import audio_files, gender_code, safe_id, segment, whole_file
-from lebench.manifests.corpora.transcriber import _read_trs
 from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.corpora.transcriber import _read_trs
 from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject
 

@@ -25,7 +25,6 @@ from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject
 
 
-
 def read_epac(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """EPAC: radio broadcasts, XML transcripts, SPHERE audio (ELRA-S0305)."""
     for xml_path, index in iter_transcribed(Path(corpus_dir), "*.xml"):

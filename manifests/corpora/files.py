@@ -28,8 +28,13 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from lebench.manifests.corpora.common import (UNKNOWN_SPEAKER, audio_files, gender_code, speaker_genders,
-                                      whole_file)
+from lebench.manifests.corpora.common import (
+    UNKNOWN_SPEAKER,
+    audio_files,
+    gender_code,
+    speaker_genders,
+    whole_file,
+)
 from lebench.manifests.corpora.corpus import Corpus
 from lebench.manifests.corpora.formats import read_table
 from lebench.manifests.records import Utterance

@@ -22,7 +22,6 @@ from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject
 
 
-
 def read_mls_french(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """MLS French: read audiobooks, 263k utterances (OpenSLR 94, CC-BY-4.0)."""
     corpus_dir = Path(corpus_dir)

@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from lebench.manifests.trees import Word, write_tree
 from lebench.manifests.corpora.common import audio_index, safe_id, segment
 from lebench.manifests.corpora.corpus import Corpus
 from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject
+from lebench.manifests.trees import Word, write_tree
 
 SPLIT_NAMES = {"train": "train", "dev": "valid", "valid": "valid", "test": "test"}
 

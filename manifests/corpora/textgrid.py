@@ -16,7 +16,13 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from lebench.manifests.corpora.common import iter_transcribed, missing_audio, safe_id, segment, speaker_genders
+from lebench.manifests.corpora.common import (
+    iter_transcribed,
+    missing_audio,
+    safe_id,
+    segment,
+    speaker_genders,
+)
 from lebench.manifests.corpora.corpus import Corpus
 from lebench.manifests.corpora.formats import parse_textgrid
 from lebench.manifests.records import Utterance

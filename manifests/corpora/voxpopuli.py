@@ -20,13 +20,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from lebench.manifests.corpora.common import (UNKNOWN_SPEAKER, audio_files, gender_code,
-                                      missing_audio, whole_file)
-from lebench.manifests.corpora.formats import read_table
+from lebench.manifests.corpora.common import (
+    UNKNOWN_SPEAKER,
+    audio_files,
+    gender_code,
+    missing_audio,
+    whole_file,
+)
 from lebench.manifests.corpora.corpus import Corpus
+from lebench.manifests.corpora.formats import read_table
 from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject
-
 
 
 def read_voxpopuli_unlabelled(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:

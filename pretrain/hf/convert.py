@@ -19,12 +19,23 @@ from lebench.core.errors import UserError
 from lebench.pretrain.config import build_model, wav2vec2_config
 from lebench.pretrain.hf.arch import fairseq_model_fields, hf_config_kwargs
 from lebench.pretrain.hf.card import model_card
-from lebench.pretrain.hf.fairseq_checkpoint import (FairseqCheckpoint, load_fairseq_model, read_checkpoint,
-                                            read_dictionary, write_checkpoint)
+from lebench.pretrain.hf.fairseq_checkpoint import (
+    FairseqCheckpoint,
+    load_fairseq_model,
+    read_checkpoint,
+    read_dictionary,
+    write_checkpoint,
+)
 from lebench.pretrain.hf.hf_dir import empty_model, load_hf_model, read_hf_dir, write_hf_dir
 from lebench.pretrain.hf.verify import Verification, compare
-from lebench.pretrain.hf.weights import (add_identity_projection, check_against, drop_identity_projection,
-                                 fairseq_head_prefixes, fairseq_to_hf, hf_to_fairseq)
+from lebench.pretrain.hf.weights import (
+    add_identity_projection,
+    check_against,
+    drop_identity_projection,
+    fairseq_head_prefixes,
+    fairseq_to_hf,
+    hf_to_fairseq,
+)
 
 TARGETS = {"pretraining": "Wav2Vec2ForPreTraining", "encoder": "Wav2Vec2Model", "ctc": "Wav2Vec2ForCTC"}
 ALLOWED = {"pretraining": ("pretraining", "encoder"), "ctc": ("ctc", "encoder")}

@@ -21,7 +21,6 @@ from lebench.core.errors import UserError
 from lebench.pretrain.hf.weights import check_against, modern_names
 
 
-
 @dataclass
 class HFModel:
     path: Path
