@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from lebench.core.audio import SAMPLE_RATE
 from lebench.core.errors import UserError
-from lebench.core.files import write_text_atomic
+from lebench.core.files import staged, write_text_atomic
 from lebench.core.manifest import ManifestLine, read_manifest
 
 logger = logging.getLogger(__name__)
@@ -145,10 +145,8 @@ def shards_range(n_lines: int) -> range:
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "wb") as f:
+    with staged(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array)
-    os.replace(tmp, path)
 
 
 def read_meta(folder: Path) -> dict:

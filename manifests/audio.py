@@ -16,6 +16,7 @@ import soxr
 
 from lebench.core.audio import SAMPLE_RATE
 from lebench.core.errors import AudioError
+from lebench.core.files import staged
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,8 @@ def load_mono(path: str | Path, rate: int = SAMPLE_RATE,
 
 def write_wav_atomic(path: str | Path, wav: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """Write 16-bit PCM WAV so that an interrupted write never leaves a complete-looking file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    sf.write(str(tmp), np.clip(wav, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    with staged(path) as tmp:
+        sf.write(str(tmp), np.clip(wav, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
 
 
 def _first_line(e: Exception) -> str:

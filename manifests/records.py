@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from lebench.core.errors import UserError
+from lebench.core.files import staged
 
 GENDERS = ("M", "F", "U")  # male, female, unknown
 SPEECH_TYPES = ("read", "spontaneous", "broadcast", "acted_emotional",
@@ -49,16 +49,12 @@ class Utterance:
 
 def write_records(path: str | Path, records: Iterable[Utterance]) -> int:
     """Write records atomically (a partial file never replaces a complete one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as f:
+    with staged(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for r in records:
             r.validate()
             f.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
             n += 1
-    os.replace(tmp, path)
     return n
 
 

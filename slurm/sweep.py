@@ -42,6 +42,7 @@ import yaml
 
 from lebench.core.errors import UserError
 from lebench.core.fairseq_command import config_path
+from lebench.core.files import write_text_atomic
 from lebench.downstream.run import run
 from lebench.downstream.upstream import UpstreamSpec
 from lebench.slurm.profile import Request
@@ -174,9 +175,7 @@ def run_element(sweep: Sweep, index: int) -> str:
 
 def _write(path: Path, record: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record, indent=1))
 
 
 def log_path(sweep: Sweep, job: str, index: int) -> Path:

@@ -26,6 +26,7 @@ from omegaconf import MISSING
 from fairseq_ext.data.targets import read_label_lines
 from fairseq_ext.tasks.downstream import DownstreamTask, DownstreamTaskConfig
 from lebench.core.errors import UserError
+from lebench.core.files import staged
 
 
 @dataclass
@@ -101,9 +102,8 @@ class Seq2SeqTask(DownstreamTask):
         dictionary = Dictionary()
         for token, count in counts.most_common():
             dictionary.add_symbol(token, count)
-        partial = vocab.with_name(f".{vocab.name}.partial")
-        dictionary.save(str(partial))
-        os.replace(partial, vocab)
+        with staged(vocab) as partial:
+            dictionary.save(str(partial))
 
     @property
     def target_dictionary(self):

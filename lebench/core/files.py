@@ -1,23 +1,52 @@
-"""Small file primitives every layer uses: atomic text writes, content hashes, stamps.
+"""Small file primitives every layer uses: atomic writes, content hashes, stamps.
 
-A text file is written to ``.<name>.partial`` and renamed, so a kill never leaves a
-complete-looking partial file; ``unless_same`` leaves a file whose content would not change
-alone, so re-running a stage rewrites nothing.
+A file (or folder) is written under a temporary name beside its own and renamed, so a kill
+never leaves a complete-looking partial one (``staged``); ``unless_same`` leaves a text file
+whose content would not change alone, so re-running a stage rewrites nothing.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def staged(path: str | Path, directory: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` for the block to write (a folder, created, with
+    ``directory``). It replaces ``path`` only when the block ends without an error, and is
+    removed otherwise. A folder replaces an existing folder of the same name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    _remove(tmp)
+    if directory:
+        tmp.mkdir()
+    try:
+        yield tmp
+        if directory:
+            _remove(path)
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def write_text_atomic(path: str | Path, text: str, unless_same: bool = False) -> Path:
     path = Path(path)
     if unless_same and path.is_file() and path.read_text(encoding="utf-8") == text:
         return path
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with staged(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lebench.core.errors import UserError
+from lebench.core.files import staged
 
 SENTENCES = Path(__file__).with_name("sentences.tsv")
 LICENCE = "CC0-1.0"
@@ -95,8 +96,12 @@ def build_demo_corpus(out_dir: str | Path, force: bool = False) -> Path:
     if espeak is None:
         raise UserError("espeak-ng not found; install it with `apt-get install espeak-ng` "
                         "(Debian/Ubuntu) to build the demo corpus")
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    with staged(out_dir, directory=True) as tmp:
+        _synthesise(espeak, tmp)
+    return out_dir
+
+
+def _synthesise(espeak: str, tmp: Path) -> None:
     rows, spanish = _script(), _spanish_script()
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda row: _speak(espeak, tmp, row, VOICES), rows))
@@ -114,10 +119,6 @@ def build_demo_corpus(out_dir: str | Path, force: bool = False) -> Path:
         "valid and test speakers read sentences no training speaker reads.\n"
         f"{SPANISH}/: {len(SPANISH_VOICES)} Spanish voices read the sentences' Spanish "
         f"translations ({len(spanish)} utterances).\n", encoding="utf-8")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
-    return out_dir
 
 
 def sentences(split: str | None = None) -> list[dict[str, str]]:

@@ -7,8 +7,6 @@ looks like a model.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +14,7 @@ from typing import Iterator
 import torch
 
 from lebench.core.errors import UserError
+from lebench.core.files import staged
 from lebench.pretrain.config import build_model, wav2vec2_config
 from lebench.pretrain.hf.arch import fairseq_model_fields, hf_config_kwargs
 from lebench.pretrain.hf.card import model_card
@@ -176,24 +175,8 @@ def _staged(out: Path, force: bool, directory: bool) -> Iterator[Path]:
     """A temporary path beside ``out``, renamed to ``out`` only if the block succeeds."""
     if out.exists() and not force:
         raise UserError(f"{out} exists; choose another output or pass --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    _remove(tmp)
-    if directory:
-        tmp.mkdir()
-    try:
+    with staged(out, directory) as tmp:
         yield tmp
-        _remove(out)
-        os.replace(tmp, out)
-    finally:
-        _remove(tmp)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
 
 
 def _versions() -> dict[str, str]:
