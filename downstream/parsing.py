@@ -9,7 +9,7 @@ trees are the one-line labels of ``manifests/trees.py``.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from lebench.manifests.trees import Word, read_tree
 
@@ -39,8 +39,14 @@ def align(ref: Sequence[str], hyp: Sequence[str]) -> dict[int, int]:
     return pairs
 
 
-def attachment(ref: Sequence[Word], hyp: Sequence[Word]) -> tuple[int, int, int]:
-    """``(unlabelled correct, labelled correct, reference words)`` for one sentence."""
+class Attachment(NamedTuple):
+    unlabelled: int   # reference words attached correctly (UAS's numerator)
+    labelled: int     # ... with the right relation too (LAS's)
+    words: int        # reference words
+
+
+def attachment(ref: Sequence[Word], hyp: Sequence[Word]) -> Attachment:
+    """The attachment counts of one sentence."""
     pairs = align([w.form for w in ref], [w.form for w in hyp])
     unlabelled = labelled = 0
     for i, j in pairs.items():
@@ -49,9 +55,9 @@ def attachment(ref: Sequence[Word], hyp: Sequence[Word]) -> tuple[int, int, int]
             r.head > 0 and h.head > 0 and pairs.get(r.head - 1) == h.head - 1)
         unlabelled += head_ok
         labelled += head_ok and r.relation == h.relation
-    return unlabelled, labelled, len(ref)
+    return Attachment(unlabelled, labelled, len(ref))
 
 
-def attachment_counts(ref: str, hyp: str) -> tuple[int, int, int]:
+def attachment_counts(ref: str, hyp: str) -> Attachment:
     """``attachment`` of a raw reference tree line and a hypothesis tree line."""
     return attachment(read_tree(ref, "reference"), read_tree(hyp, "hypothesis", hypothesis=True))

@@ -29,6 +29,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -141,15 +142,21 @@ def run_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class RunFolder(NamedTuple):
+    folder: Path
+    settings: dict            # everything that determines the run (run_settings)
+    key: str                  # their hash
+
+
 def run_folder(config: str, data: Path, upstream: str, out: Path, seed: int = 1,
                lr: float | None = None, overrides: list[str] = (), cached: bool = False
-               ) -> tuple[Path, dict, str]:
-    """``(folder, settings, key)`` of a run: ``out/lr<rate>-seed<seed>-<key>``."""
+               ) -> RunFolder:
+    """Where a run lives: ``out/lr<rate>-seed<seed>-<key>``, with what its key hashes."""
     upstream = UpstreamSpec.parse(upstream).text
     lr = float(lr if lr is not None else config_value(config, list(overrides), "optimization.lr")[0])
     settings = run_settings(config, data, upstream, seed, lr, list(overrides), cached)
     key = run_key(settings)
-    return Path(out).resolve() / f"lr{lr:g}-seed{seed}-{key}", settings, key
+    return RunFolder(Path(out).resolve() / f"lr{lr:g}-seed{seed}-{key}", settings, key)
 
 
 def train(config: str, data: Path, upstream: str, out: Path, seed: int = 1,

@@ -31,6 +31,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -191,8 +192,14 @@ def _score_items(rows: list[dict], kind: str, draws: int, seed: int) -> list[Sco
     return out
 
 
-def resampling_units(rows: list[dict], kind: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """``(cluster of each row, stratum of each cluster, description)`` for the bootstrap."""
+class Resampling(NamedTuple):
+    clusters: np.ndarray   # the cluster of each row
+    strata: np.ndarray     # the stratum of each cluster (trials: target or not)
+    description: str       # "speakers (4)", "speaker pairs (4 target, 6 non-target)" ...
+
+
+def resampling_units(rows: list[dict], kind: str) -> Resampling:
+    """What the bootstrap draws: speakers, speaker pairs, or items where speakers are unknown."""
     if kind == "trials":
         speakers_known = all(_known(r["enrol_speaker"]) and _known(r["test_speaker"]) for r in rows)
         keys = [(tuple(sorted((r["enrol_speaker"], r["test_speaker"]))) if speakers_known
@@ -208,8 +215,8 @@ def resampling_units(rows: list[dict], kind: str) -> tuple[np.ndarray, np.ndarra
     ordered = sorted(index, key=index.get)
     strata = np.array([int(k[1]) if kind == "trials" else 0 for k in ordered], dtype=np.int64)
     if kind == "trials":
-        return clusters, strata, f"{unit} ({sum(strata == 1)} target, {sum(strata == 0)} non-target)"
-    return clusters, strata, f"{unit} ({len(index)})"
+        return Resampling(clusters, strata, f"{unit} ({sum(strata == 1)} target, {sum(strata == 0)} non-target)")
+    return Resampling(clusters, strata, f"{unit} ({len(index)})")
 
 
 def _known(speaker: str) -> bool:

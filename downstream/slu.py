@@ -20,7 +20,7 @@ Scores (all corpus-level edit distances, as MEDIA is scored):
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import editdistance
 
@@ -68,16 +68,21 @@ def spoken_words(annotation: str) -> str:
     return words(target_tokens(annotation))
 
 
-def _errors(ref: str, hyp: str, items) -> tuple[int, int]:
+class Errors(NamedTuple):
+    errors: int       # edit distance
+    reference: int    # reference items
+
+
+def _errors(ref: str, hyp: str, items) -> Errors:
     r, h = items(target_tokens(ref)), items(target_tokens(hyp))
-    return editdistance.eval(r, h), len(r)
+    return Errors(editdistance.eval(r, h), len(r))
 
 
-def concept_errors(ref: str, hyp: str) -> tuple[int, int]:
-    """``(edit distance, reference concepts)`` over concept names, for one line."""
+def concept_errors(ref: str, hyp: str) -> Errors:
+    """Edit distance and reference length over concept names, for one line."""
     return _errors(ref, hyp, lambda tokens: [name for name, _ in concepts(tokens)])
 
 
-def concept_value_errors(ref: str, hyp: str) -> tuple[int, int]:
+def concept_value_errors(ref: str, hyp: str) -> Errors:
     """The same over ``name=value`` items."""
     return _errors(ref, hyp, lambda tokens: [f"{name}={value}" for name, value in concepts(tokens)])

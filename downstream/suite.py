@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -37,8 +38,13 @@ DEMO_TARGETS = ("en", "es", "pt", "concepts", "tree")
 # Every task runs its config at the demo scale (configs/downstream/scaled/<task>_demo.yaml).
 DEMO_SCALE = "scale=demo"
 
-# task -> (config, data folder, what the demo's data asks of the config)
-DEMO_TASKS: dict[str, tuple[str, str, list[str]]] = {
+class SuiteTask(NamedTuple):
+    config: str               # of configs/downstream
+    folder: str               # its data folder under the suite's data root
+    overrides: list[str]      # what the demo's data asks of the config
+
+
+DEMO_TASKS: dict[str, SuiteTask] = {name: SuiteTask(*task) for name, task in {
     "gender": ("gender", "speakers", []),
     "emotion": ("emotion", "speakers", ["task.label=sentence_type"]),  # a stand-in, see README
     "asr": ("asr", "speakers", []),
@@ -49,11 +55,11 @@ DEMO_TASKS: dict[str, tuple[str, str, list[str]]] = {
     **{f"ast-fr-{lang}": ("ast", "speakers", [f"task.target_lang={lang}"]) for lang in ("en", "es", "pt")},
     "ast-es-fr": ("ast", "ast-es-fr", ["task.source_lang=es", "task.target_lang=fr"]),
     "sa": ("sa", "speakers", []),
-}
-def demo_task(task: str) -> tuple[str, str, list[str]]:
-    """``(config, data folder, overrides)`` of a suite task at the demo's scale."""
+}.items()}
+def demo_task(task: str) -> SuiteTask:
+    """A suite task at the demo's scale."""
     config, folder, overrides = DEMO_TASKS[task]
-    return config, folder, [DEMO_SCALE, *overrides]
+    return SuiteTask(config, folder, [DEMO_SCALE, *overrides])
 
 
 SEQ2SEQ_TASKS = ("slu", "ast-fr-en", "ast-fr-es", "ast-fr-pt", "ast-es-fr", "sa")
