@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from lebench.core.audio import SAMPLE_RATE
+
 
 def main() -> None:
     from fairseq import checkpoint_utils
@@ -41,7 +43,7 @@ def main() -> None:
         manifest = (data / "test.tsv").read_text().splitlines()
         wavs = [torch.from_numpy(load_mono(Path(manifest[0]) / line.split("\t")[0]))
                 for line in manifest[1:]]
-        seconds = sum(len(w) for w in wavs) / 16_000
+        seconds = sum(len(w) for w in wavs) / SAMPLE_RATE
         row = {"checkpoint": str(checkpoint), "task": cfg.task._name, "beam": args.beam,
                "utterances": len(wavs), "audio_s": round(seconds, 1), "threads": args.threads}
         for source in ("features", "audio"):

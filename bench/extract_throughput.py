@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from lebench.core.audio import SAMPLE_RATE
+
 
 def make_checkpoint(config: str, path: Path) -> Path:
     from omegaconf import OmegaConf
@@ -40,7 +42,7 @@ def throughput(forward, wavs: list[torch.Tensor], repeats: int) -> float:
             for w in wavs:
                 forward(w[None])
         wall = time.perf_counter() - start
-    return repeats * sum(len(w) for w in wavs) / 16_000 / wall
+    return repeats * sum(len(w) for w in wavs) / SAMPLE_RATE / wall
 
 
 def main() -> None:
@@ -57,7 +59,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(0)
-    wavs = [0.1 * torch.randn(int(16_000 * s), generator=gen) for s in (2.0, 3.5, 5.0, 6.5, 8.0)]
+    wavs = [0.1 * torch.randn(int(SAMPLE_RATE * s), generator=gen) for s in (2.0, 3.5, 5.0, 6.5, 8.0)]
     models = {"demo": args.demo or make_checkpoint("demo", args.workdir / "demo.pt"),
               "base": make_checkpoint("1K-base", args.workdir / "base.pt")}
     for name, ckpt in models.items():
@@ -68,7 +70,7 @@ def main() -> None:
         lengths = lambda w: torch.tensor([w.size(1)])  # noqa: E731
         ours_speed = throughput(lambda w: ours(w, lengths(w)), wavs, repeats)
         theirs_speed = throughput(lambda w: theirs(w, output_hidden_states=True), wavs, repeats)
-        print(json.dumps({"model": name, "audio_s": repeats * sum(len(w) for w in wavs) / 16_000,
+        print(json.dumps({"model": name, "audio_s": repeats * sum(len(w) for w in wavs) / SAMPLE_RATE,
                           "ours_audio_s_per_s": round(ours_speed, 1),
                           "transformers_audio_s_per_s": round(theirs_speed, 1),
                           "ratio": round(ours_speed / theirs_speed, 3), "threads": args.threads}))

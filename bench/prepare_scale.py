@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from lebench.core.audio import SAMPLE_RATE
+from lebench.manifests.corpora import generic
+from lebench.manifests.prepare import prepare
 
-from lebench.manifests.corpora import generic  # noqa: E402
-from lebench.manifests.prepare import prepare  # noqa: E402
 
-
-def _wav_bytes(seconds: float, seed: int, rate: int = 16_000) -> bytes:
+def _wav_bytes(seconds: float, seed: int, rate: int = SAMPLE_RATE) -> bytes:
     rng = np.random.default_rng(seed)
     wav = 0.1 * rng.standard_normal(int(rate * seconds)).astype(np.float32)
     buf = io.BytesIO()
@@ -55,7 +54,7 @@ def baseline(root: Path) -> None:
         n += 1
     secs = time.monotonic() - start
     print(json.dumps({"what": "baseline soundfile.info loop", "files": n, "seconds": round(secs, 2),
-                      "files_per_s": round(n / secs), "audio_h": round(frames / 16_000 / 3600, 2)}))
+                      "files_per_s": round(n / secs), "audio_h": round(frames / SAMPLE_RATE / 3600, 2)}))
 
 
 def ours(root: Path, out: Path, workers: int = 2) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -25,19 +24,19 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from lebench.core.audio import SAMPLE_RATE
+
 CROP = 250_000  # the recipes' max_sample_size
 
 
 def write_audio(folder: Path, files: int = 64, samples: int = CROP) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    t = np.arange(samples) / 16_000
+    t = np.arange(samples) / SAMPLE_RATE
     lines = [str(folder)]
     for i in range(files):
         wav = 0.05 * rng.standard_normal(samples) + 0.2 * np.sin(2 * np.pi * (120 + 10 * i) * t)
-        sf.write(folder / f"{i:03d}.wav", wav.astype(np.float32), 16_000, subtype="PCM_16")
+        sf.write(folder / f"{i:03d}.wav", wav.astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
         lines.append(f"{i:03d}.wav\t{samples}")
     for split in ("train", "valid"):
         (folder / f"{split}.tsv").write_text("\n".join(lines) + "\n")
@@ -46,6 +45,7 @@ def write_audio(folder: Path, files: int = 64, samples: int = CROP) -> Path:
 
 def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: int,
         cpu: bool) -> dict:
+    from lebench.core.fairseq_command import hydra_train_command
     from lebench.pretrain.config import model_config, resolve
     from lebench.pretrain.flops import train_flops_per_audio_second
 
@@ -58,9 +58,7 @@ def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: i
     crop = min(cfg.task.max_sample_size, CROP)
     flops = train_flops_per_audio_second(model_config(cfg), crop)
     log = workdir / f"{config}-{cfg.dataset.max_tokens}.log"
-    cmd = [sys.executable, "-m", "fairseq_cli.hydra_train", "--config-dir", str(ROOT / "configs/pretrain"),
-           "--config-name", config, f"common.user_dir={ROOT / 'fairseq_ext'}",
-           f"hydra.run.dir={workdir / 'hydra'}", f"checkpoint.save_dir={workdir / 'ckpt'}", *common]
+    cmd = hydra_train_command("pretrain", config, [f"checkpoint.save_dir={workdir / 'ckpt'}", *common], workdir)
     start = time.time()
     smi = None if cpu else subprocess.Popen(
         ["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-lms", "100"],
@@ -79,7 +77,7 @@ def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: i
         out["error"] = next((l for l in reversed(text.splitlines()) if "Error" in l), text[-300:])
         return out
     timed = steps[2:]
-    seconds = sum(float(s["bsz"]) for s in timed) * crop / 16_000
+    seconds = sum(float(s["bsz"]) for s in timed) * crop / SAMPLE_RATE
     wall = (timed[-1]["at"] - steps[1]["at"]).total_seconds()
     out.update(audio_s_per_s=round(seconds / wall, 1), s_per_update=round(wall / len(timed), 3),
                utterances_per_update=float(timed[-1]["bsz"]),

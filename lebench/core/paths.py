@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # configs/ is installed as package data (lebench.configs); a source checkout maps it there too.
 CONFIG_DIR = Path(importlib.util.find_spec("lebench.configs").submodule_search_locations[0])
 # fairseq imports the plugin by folder name from common.user_dir: this must be the folder
