@@ -73,35 +73,41 @@ def run_pretrain(a) -> None:
               f"log {Path(save_dir).resolve() / 'slurm' / (job + '.out')}")
 
 
-def _sweep(slurm) -> None:
-    q = slurm.add_parser("sweep", help="submit a downstream sweep (upstreams x tasks x seeds) as "
-                         "one array job")
+def _sweep_parser(slurm, name: str, help: str) -> argparse.ArgumentParser:
+    q = slurm.add_parser(name, help=help)
     q.add_argument("sweep", type=Path, help="sweep YAML (see configs/slurm/sweep-example.yaml)")
     q.add_argument("--max-concurrent", type=positive_int, default=8, help="array elements at once "
                    "(default 8)")
+    return q
+
+
+def _submit(a, sweep, elements: list[int] | None) -> str | None:
+    from lebench.slurm.sweep import submit_sweep
+    return submit_sweep(sweep, _request(a, one_gpu=True), elements, a.max_concurrent, a.dry_run)
+
+
+def _sweep(slurm) -> None:
+    q = _sweep_parser(slurm, "sweep", "submit a downstream sweep (upstreams x tasks x seeds) as one "
+                      "array job")
     _request_options(q, gpus=False)
     q.set_defaults(run=run_sweep)
 
 
 def run_sweep(a) -> None:
-    from lebench.slurm.sweep import load_sweep, submit_sweep
-    sweep = load_sweep(a.sweep)
-    job = submit_sweep(sweep, _request(a, one_gpu=True), None, a.max_concurrent, a.dry_run)
-    if job:
+    from lebench.slurm.sweep import load_sweep
+    if job := _submit(a, load_sweep(a.sweep), None):
         print(f"submitted array job {job}; follow it with `lebench slurm status {a.sweep}`")
 
 
 def _status(slurm) -> None:
-    q = slurm.add_parser("status", help="which elements of a sweep are done, running, failed")
-    q.add_argument("sweep", type=Path)
+    q = _sweep_parser(slurm, "status", "which elements of a sweep are done, running, failed")
     q.add_argument("--resubmit", action="store_true", help="submit the failed elements again")
-    q.add_argument("--max-concurrent", type=positive_int, default=8)
     _request_options(q, gpus=False)
     q.set_defaults(run=run_status)
 
 
 def run_status(a) -> None:
-    from lebench.slurm.sweep import load_sweep, status, status_text, submit_sweep
+    from lebench.slurm.sweep import load_sweep, status, status_text
     sweep = load_sweep(a.sweep)
     rows = status(sweep)
     print(status_text(rows))
@@ -109,9 +115,7 @@ def run_status(a) -> None:
         failed = [r.index for r in rows if r.state == "failed"]
         if not failed:
             print("no failed element; nothing resubmitted")
-            return
-        job = submit_sweep(sweep, _request(a, one_gpu=True), failed, a.max_concurrent, a.dry_run)
-        if job:
+        elif job := _submit(a, sweep, failed):
             print(f"resubmitted {len(failed)} failed element(s) as array job {job}")
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from lebench.manifests.corpora.corpus import Corpus
 from lebench.manifests.corpora.formats import read_table
@@ -93,8 +94,29 @@ def missing_audio(transcript: Path, name: str) -> Reject:
                   "missing_audio")
 
 
-def iter_transcribed(corpus_dir: Path, pattern: str) -> Iterator[tuple[Path, dict[str, Path]]]:
-    """Transcript files matching ``pattern`` with the audio index of the corpus."""
+@dataclass(frozen=True)
+class Transcript:
+    path: Path
+    content: Any      # what the reader's parser made of the file
+    audio: Path       # its recording
+
+
+def transcripts(corpus_dir: Path, pattern: str, parse: Callable[[Path], Any],
+                audio_names: Callable[[Path, Any], Sequence[str]],
+                exclude: Callable[[Path], str | None] = lambda path: None) -> Iterator[Transcript | Reject]:
+    """Every transcript file matching ``pattern``, parsed, with its recording (the first of
+    ``audio_names`` whose stem names a file of the corpus). A file ``exclude`` gives a reason
+    for, one ``parse`` refuses (ValueError) and one whose recording is absent are rejects."""
     index = audio_index(corpus_dir)
     for path in sorted(corpus_dir.rglob(pattern)):
-        yield path, index
+        if reason := exclude(path):
+            yield Reject(str(path), reason, "excluded")
+            continue
+        try:
+            content = parse(path)
+        except ValueError as e:
+            yield Reject(str(path), str(e), "bad_metadata")
+            continue
+        names = audio_names(path, content)
+        audio = next((index[Path(n).stem] for n in names if Path(n).stem in index), None)
+        yield Transcript(path, content, audio) if audio else missing_audio(path, names[0])

@@ -19,25 +19,26 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator
 
-from lebench.manifests.corpora.common import gender_code, iter_transcribed, missing_audio, safe_id, segment
+from lebench.manifests.corpora.common import gender_code, safe_id, segment, transcripts
 from lebench.manifests.corpora.corpus import Corpus
 from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject
 
 
+def _parse(path: Path) -> ET.Element:
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as e:
+        raise ValueError(f"not valid XML ({e})") from None
+
+
 def read_epac(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
     """EPAC: radio broadcasts, XML transcripts, SPHERE audio (ELRA-S0305)."""
-    for xml_path, index in iter_transcribed(Path(corpus_dir), "*.xml"):
-        try:
-            root = ET.parse(xml_path).getroot()
-        except ET.ParseError as e:
-            yield Reject(str(xml_path), f"not valid XML ({e})", "bad_metadata")
+    for item in transcripts(corpus_dir, "*.xml", _parse, lambda path, root: [root.get("audio") or path.stem]):
+        if isinstance(item, Reject):
+            yield item
             continue
-        stem = Path(root.get("audio") or xml_path.stem).stem
-        audio = index.get(stem)
-        if audio is None:
-            yield missing_audio(xml_path, root.get("audio") or stem)
-            continue
+        xml_path, root, audio = item.path, item.content, item.audio
         speakers = {s.get("id"): s for s in root.iter("speaker")}
         last_end = 0.0
         for seg in root.iter("segment"):
@@ -54,6 +55,6 @@ def read_epac(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
             if gender is None:
                 yield Reject(where, f"unknown gender code {spk.get('gender')!r}", "unknown_gender")
                 continue
-            name = (spk.get("name") or spk.get("id")) if spk is not None else f"{stem}_unknown"
+            name = (spk.get("name") or spk.get("id")) if spk is not None else f"{audio.stem}_unknown"
             yield segment(corpus, audio, start, end, safe_id(name), gender,
                           text)

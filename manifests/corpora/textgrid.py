@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Iterator
 
 from lebench.manifests.corpora.common import (
-    iter_transcribed,
-    missing_audio,
     safe_id,
     segment,
     speaker_genders,
+    transcripts,
 )
 from lebench.manifests.corpora.corpus import Corpus
 from lebench.manifests.corpora.formats import parse_textgrid
@@ -44,16 +43,12 @@ def read_nccf(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
 
 def _read_textgrids(corpus_dir: Path, corpus: Corpus, clean: bool) -> Iterator[Utterance | Reject]:
     genders = speaker_genders(corpus_dir)
-    for tg_path, index in iter_transcribed(corpus_dir, "*.[Tt]ext[Gg]rid"):
-        audio = index.get(tg_path.stem)
-        if audio is None:
-            yield missing_audio(tg_path, f"{tg_path.stem}.wav")
+    for item in transcripts(corpus_dir, "*.[Tt]ext[Gg]rid", parse_textgrid,
+                            lambda path, _: [f"{path.stem}.wav"]):
+        if isinstance(item, Reject):
+            yield item
             continue
-        try:
-            tiers = parse_textgrid(tg_path)
-        except ValueError as e:
-            yield Reject(str(tg_path), str(e), "bad_metadata")
-            continue
+        audio, tiers = item.audio, item.content
         for tier, intervals in tiers.items():
             if SKIP_TIERS.search(tier):
                 continue

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from lebench.manifests.corpora.common import iter_transcribed, missing_audio, safe_id, segment
+from lebench.manifests.corpora.common import safe_id, segment, transcripts
 from lebench.manifests.corpora.corpus import Corpus
 from lebench.manifests.corpora.formats import TrsSegment, parse_trs, trs_gender
 from lebench.manifests.records import Utterance
@@ -54,19 +54,16 @@ def read_tcof(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Reject]:
 
 def _read_trs(corpus_dir: Path, corpus: Corpus, level: str,
               adults_only: bool = False) -> Iterator[Utterance | Reject]:
-    for trs_path, index in iter_transcribed(corpus_dir, "*.trs"):
-        if adults_only and CHILD_FOLDERS & {p.lower() for p in trs_path.relative_to(corpus_dir).parts}:
-            yield Reject(str(trs_path), "children's recording (adults only)", "excluded")
+    def children(path: Path) -> str | None:
+        folders = {p.lower() for p in path.relative_to(corpus_dir).parts}
+        return "children's recording (adults only)" if adults_only and CHILD_FOLDERS & folders else None
+
+    for item in transcripts(corpus_dir, "*.trs", parse_trs,
+                            lambda path, trs: [trs.audio_filename, path.stem], exclude=children):
+        if isinstance(item, Reject):
+            yield item
             continue
-        try:
-            trs = parse_trs(trs_path)
-        except ValueError as e:
-            yield Reject(str(trs_path), str(e), "bad_metadata")
-            continue
-        audio = index.get(Path(trs.audio_filename).stem) or index.get(trs_path.stem)
-        if audio is None:
-            yield missing_audio(trs_path, trs.audio_filename)
-            continue
+        trs_path, trs, audio = item.path, item.content, item.audio
         for seg in (trs.syncs if level == "sync" else trs.turns):
             yield from _utterance(corpus, audio, trs_path, trs, seg,
                                   adults_only)
