@@ -23,11 +23,14 @@ SHAPE_KEYS = ("conv_feature_layers", "extractor_mode", "conv_bias", "encoder_lay
               "final_dim")
 
 
+NOT_PRETRAINING = ("not a fairseq wav2vec2 pretraining checkpoint (a HuggingFace model must be "
+                   "converted to fairseq first: `lebench from-hf`)")
+
+
 def checkpoint_config(checkpoint: Path):
-    cfg = training_config(load_checkpoint(checkpoint, mmap=True), checkpoint)
+    cfg = training_config(load_checkpoint(checkpoint, mmap=True, not_fairseq=NOT_PRETRAINING), checkpoint)
     if "model" not in cfg or cfg["model"].get("_name") != "wav2vec2":
-        raise UserError(f"{checkpoint}: not a fairseq wav2vec2 pretraining checkpoint (a "
-                        "HuggingFace model must be converted to fairseq first)")
+        raise UserError(f"{checkpoint}: {NOT_PRETRAINING}")
     return cfg
 
 

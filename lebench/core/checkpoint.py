@@ -13,9 +13,14 @@ from typing import Any
 from lebench.core.errors import UserError
 
 
-def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
-    """The checkpoint dict, on the CPU; a missing, corrupt or non-fairseq file is a UserError.
-    ``mmap``: tensors stay on disk until touched (reading only the config of a large model)."""
+NOT_FAIRSEQ = ("not a fairseq checkpoint (no 'model' and 'cfg' entries); a HuggingFace model "
+               "is a folder, converted with `lebench from-hf`")
+
+
+def load_checkpoint(path: str | Path, mmap: bool = False, not_fairseq: str = NOT_FAIRSEQ) -> dict[str, Any]:
+    """The checkpoint dict, on the CPU; a missing, corrupt or non-fairseq file is a UserError
+    (``not_fairseq``: what to say of the last, for the caller's use of it). ``mmap``: tensors
+    stay on disk until touched (reading only the config of a large model)."""
     import torch
 
     path = Path(path)
@@ -27,8 +32,7 @@ def load_checkpoint(path: str | Path, mmap: bool = False) -> dict[str, Any]:
         raise UserError(f"{path}: cannot be read as a PyTorch checkpoint, it is truncated or "
                         f"corrupt ({str(e).splitlines()[0]}); copy it again") from None
     if not isinstance(state, dict) or "model" not in state or not ("cfg" in state or "args" in state):
-        raise UserError(f"{path}: not a fairseq checkpoint (no 'model' and 'cfg' entries); "
-                        "a HuggingFace model is a folder, converted with `lebench from-hf`")
+        raise UserError(f"{path}: {not_fairseq}")
     return state
 
 
