@@ -1,8 +1,9 @@
 """``lebench``: one program for the whole toolkit. ``lebench <command> --help`` for details.
 
 Each group of commands is a module here, every parser next to its handler; the handlers
-call the library and print, nothing more. A bad value is refused by its parser or by the
-library with one line (exit 2), never rounded or ignored.
+call the library and print, nothing more, and import it when they run, so that `lebench
+--help` and a refused value cost no torch or fairseq import. A bad value is refused by its
+parser or by the library with one line (exit 2), never rounded or ignored.
 """
 from __future__ import annotations
 
