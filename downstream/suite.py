@@ -38,24 +38,28 @@ DEMO_TARGETS = ("en", "es", "pt", "concepts", "tree")
 # Every task runs its config at the demo scale (configs/downstream/scaled/<task>_demo.yaml).
 DEMO_SCALE = "scale=demo"
 
+
 class SuiteTask(NamedTuple):
     config: str               # of configs/downstream
     folder: str               # its data folder under the suite's data root
     overrides: list[str]      # what the demo's data asks of the config
 
 
-DEMO_TASKS: dict[str, SuiteTask] = {name: SuiteTask(*task) for name, task in {
-    "gender": ("gender", "speakers", []),
-    "emotion": ("emotion", "speakers", ["task.label=sentence_type"]),  # a stand-in, see README
-    "asr": ("asr", "speakers", []),
-    "asr-finetune": ("asr-finetune", "speakers", []),
-    "aer": ("aer", "speakers", ["task.dimensions=loudness", f"task.label_rate={LOUDNESS_RATE}"]),
-    "asv": ("asv", "asv", []),
-    "slu": ("slu", "speakers", []),
-    **{f"ast-fr-{lang}": ("ast", "speakers", [f"task.target_lang={lang}"]) for lang in ("en", "es", "pt")},
-    "ast-es-fr": ("ast", "ast-es-fr", ["task.source_lang=es", "task.target_lang=fr"]),
-    "sa": ("sa", "speakers", []),
-}.items()}
+DEMO_TASKS: dict[str, SuiteTask] = {
+    "gender": SuiteTask("gender", "speakers", []),
+    "emotion": SuiteTask("emotion", "speakers", ["task.label=sentence_type"]),  # a stand-in, see README
+    "asr": SuiteTask("asr", "speakers", []),
+    "asr-finetune": SuiteTask("asr-finetune", "speakers", []),
+    "aer": SuiteTask("aer", "speakers", ["task.dimensions=loudness", f"task.label_rate={LOUDNESS_RATE}"]),
+    "asv": SuiteTask("asv", "asv", []),
+    "slu": SuiteTask("slu", "speakers", []),
+    **{f"ast-fr-{lang}": SuiteTask("ast", "speakers", [f"task.target_lang={lang}"])
+       for lang in ("en", "es", "pt")},
+    "ast-es-fr": SuiteTask("ast", "ast-es-fr", ["task.source_lang=es", "task.target_lang=fr"]),
+    "sa": SuiteTask("sa", "speakers", []),
+}
+
+
 def demo_task(task: str) -> SuiteTask:
     """A suite task at the demo's scale."""
     config, folder, overrides = DEMO_TASKS[task]

@@ -63,12 +63,13 @@ def run_prepare(a) -> None:
     from lebench.manifests.corpora import corpus
     from lebench.manifests.prepare import prepare
     entry = corpus(a.reader)
-    fields = {"record_name": a.name, "licence": a.licence, "speech_type": a.speech_type}
-    given = [f"--{k.replace('record_', '').replace('_', '-')}" for k, v in fields.items() if v is not None]
+    own = {"--name": a.name, "--licence": a.licence, "--speech-type": a.speech_type}
+    given = [flag for flag, value in own.items() if value is not None]
     if given and a.reader != "generic":
         raise UserError(f"{', '.join(given)}: corpus {a.reader!r} has its own (`lebench corpora "
                         f"{a.reader}`); these options name a lab's own corpus, read with --reader generic")
-    print(prepare(entry.with_fields(**fields).read(a.corpus_dir), a.out, min_duration=a.min_duration,
+    entry = entry.with_fields(record_name=a.name, licence=a.licence, speech_type=a.speech_type)
+    print(prepare(entry.read(a.corpus_dir), a.out, min_duration=a.min_duration,
                   max_duration=a.max_duration, split_long=not a.no_split_long, workers=a.workers,
                   strict=a.strict))
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from lebench.core.errors import UserError
 
-
 NOT_FAIRSEQ = ("not a fairseq checkpoint (no 'model' and 'cfg' entries); a HuggingFace model "
                "is a folder, converted with `lebench from-hf`")
 
