@@ -48,7 +48,7 @@ def throughput(forward, wavs: list[torch.Tensor], repeats: int) -> float:
 def main() -> None:
     from transformers import Wav2Vec2Model
 
-    from lebench.downstream.upstream import Wav2Vec2Upstream
+    from lebench.downstream.upstreams.fairseq_checkpoint import Wav2Vec2Upstream
     from lebench.pretrain.hf import to_hf
 
     parser = argparse.ArgumentParser()

@@ -83,7 +83,7 @@ def extract(upstream, manifest: Path, out: Path, device: str = "cpu", progress: 
            for l in lines if l.index not in kept}
     with open(out / "bad.tsv", "w", encoding="utf-8") as f:
         f.writelines(f"{i}\t{lines[i].path}\t{why}\n" for i, why in sorted(bad.items()))
-    meta = {"upstream": upstream.spec, "fingerprint": upstream.fingerprint(),
+    meta = {"upstream": upstream.spec, "family": upstream.family, "fingerprint": upstream.fingerprint(),
             "num_states": upstream.num_states, "dim": upstream.dim,
             "samples_per_frame": upstream.samples_per_frame, "dtype": "float16",
             "manifest": str(manifest), "utterances": len(lines) - len(bad), "bad": len(bad),

@@ -4,8 +4,8 @@ The store takes each (run key, split, metric) once: a resubmitted or killed-and-
 element appends nothing twice, and a line torn by a kill during an append is set aside
 (``<store>.torn``) before the next append instead of corrupting the file.
 
-Tables follow the seed's layout: rows are upstreams (with their mode when not frozen),
-columns are task / metric. A cell is the mean +- standard deviation over seeds when there
+Tables follow the seed's layout: rows are upstreams (with their mode when not frozen) and
+their model family, columns are task / metric. A cell is the mean +- standard deviation over seeds when there
 are several, else the value with its 95% bootstrap interval (speakers resampled where they
 are known; ``resampling_note`` says what was). Error rates, accuracies, recalls, BLEU and
 attachment scores are shown in %, CCC, RMSE and minDCF as they are. ``split_table`` gives
@@ -52,6 +52,7 @@ class Result:
     created: str = ""
     resampling: str = ""          # what the interval's bootstrap resampled
     run_key: str = ""             # the run that produced it (downstream/run.py)
+    family: str = ""              # the upstream's model family: wav2vec2, hubert, wavlm, ..., mfb
 
     @property
     def identity(self) -> tuple:
@@ -201,10 +202,21 @@ def cells(results: list[Result], split: str = "test") -> tuple[list[str], list[t
     return rows, columns, grid
 
 
+def families(results: list[Result]) -> dict[str, str]:
+    """Each row's model family (``-`` for results stored before families were recorded)."""
+    out: dict[str, str] = {}
+    for r in results:
+        if out.get(row_name(r), "-") == "-":
+            out[row_name(r)] = r.family or "-"
+    return out
+
+
 def table(results: list[Result], split: str = "test") -> tuple[list[str], list[list[str]]]:
     rows, columns, grid = cells(results, split)
-    header = ["upstream"] + [f"{t} {m}" + (" (%)" if metric_of(m).percent else "") for t, m in columns]
-    return header, [[row] + [grid[row, c].text() if (row, c) in grid else "-" for c in columns]
+    family = families(results)
+    header = ["upstream", "family"] + [f"{t} {m}" + (" (%)" if metric_of(m).percent else "")
+                                       for t, m in columns]
+    return header, [[row, family[row]] + [grid[row, c].text() if (row, c) in grid else "-" for c in columns]
                     for row in rows]
 
 
@@ -222,9 +234,11 @@ def split_table(results: list[Result], task_prefix: str, splits: tuple[str, ...]
         columns += [(split, c) for c in split_columns]
         rows += [r for r in split_rows if r not in rows]
     short = {c: c[1][0].removeprefix(task_prefix).strip() or c[1][0] for c in columns}
-    header = ["upstream"] + [f"{split} {short[split, c]} {c[1]}".replace("  ", " ") for split, c in columns]
-    return header, [[row] + [grids[split][row, c].text(half_interval=True, digits=2)
-                             if (row, c) in grids[split] else "-" for split, c in columns]
+    family = families(results)
+    header = ["upstream", "family"] + [f"{split} {short[split, c]} {c[1]}".replace("  ", " ")
+                                       for split, c in columns]
+    return header, [[row, family[row]] + [grids[split][row, c].text(half_interval=True, digits=2)
+                                          if (row, c) in grids[split] else "-" for split, c in columns]
                     for row in rows]
 
 

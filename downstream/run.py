@@ -43,13 +43,7 @@ from lebench.downstream.cache import audio_fingerprint, extract, split_dir, upst
 from lebench.downstream.metrics import METRICS
 from lebench.downstream.results import Result, append_results
 from lebench.downstream.scoring import Score, read_sidecar, score_file, write_predictions, write_sidecar
-from lebench.downstream.upstream import (
-    HFWav2Vec2Upstream,
-    UpstreamSpec,
-    Wav2Vec2Upstream,
-    fingerprint_of,
-    load_upstream,
-)
+from lebench.downstream.upstreams.spec import UpstreamSpec, fingerprint_of, load_upstream
 from lebench.manifests.audio import load_mono
 
 SPLITS = ("valid", "test")
@@ -61,6 +55,7 @@ class Trained:
     lr: float
     seed: int
     key: str
+    exported: Path | None = None   # mode=finetune: the fine-tuned upstream as its own model
 
 
 @dataclass(frozen=True)
@@ -95,23 +90,28 @@ def config_digest(config: str, overrides: list[str]) -> str:
 
 def features_for(upstream: str, data: Path, cache: Path, splits=("train", *SPLITS),
                  progress: bool = True) -> Path:
-    """Extract whatever the cache lacks for these splits; return the ``task.features`` folder."""
+    """Extract whatever the cache lacks for these splits; return the ``task.features`` folder.
+    The upstream is loaded (and a bad one refused) before the cache is touched."""
     folder = upstream_cache_dir(cache, fingerprint_of(upstream))
-    with file_lock(folder.parent / f".{folder.name}.lock"):  # sweep elements share the cache
-        _extract_missing(upstream, data, folder, splits, progress)
+    missing = _missing(data, folder, splits)
+    if missing:
+        model = load_upstream(upstream)
+        with file_lock(folder.parent / f".{folder.name}.lock"):  # sweep elements share the cache
+            for manifest, target in _missing(data, folder, splits):
+                extract(model, manifest, target, progress=progress)
     return folder
 
 
-def _extract_missing(upstream: str, data: Path, folder: Path, splits, progress: bool) -> None:
-    model = None
+def _missing(data: Path, folder: Path, splits) -> list[tuple[Path, Path]]:
+    """``(manifest, cache folder)`` of the splits not extracted yet."""
+    out = []
     for split in splits:
         manifest = Path(data) / f"{split}.tsv"
-        if not manifest.is_file():
-            continue
-        target = split_dir(folder, split, manifest)
-        if not (target / "meta.json").is_file():
-            model = model or load_upstream(upstream)
-            extract(model, manifest, target, progress=progress)
+        if manifest.is_file():
+            target = split_dir(folder, split, manifest)
+            if not (target / "meta.json").is_file():
+                out.append((manifest, target))
+    return out
 
 
 def data_fingerprint(data: Path) -> str:
@@ -175,8 +175,9 @@ def _train(config: str, data: Path, upstream: str, save_dir: Path, settings: dic
            overrides: list[str], features: Path | None, quiet: bool) -> Trained:
     seed, lr = settings["seed"], settings["lr"]
     done, best = save_dir / "done.json", save_dir / "checkpoint_best.pt"
-    if done.is_file() and best.is_file() and json.loads(done.read_text()).get("key") == key:
-        return Trained(best, lr, seed, key)
+    record = json.loads(done.read_text()) if done.is_file() else {}
+    if best.is_file() and record.get("key") == key:
+        return Trained(best, lr, seed, key, Path(record["exported"]) if record.get("exported") else None)
     args = [f"task.data={Path(data).resolve()}", f"model.upstream={upstream}",
             f"checkpoint.save_dir={save_dir}", f"common.seed={seed}",
             *(o for o in overrides if o.lstrip("+").split("=", 1)[0] != "optimization.lr"),
@@ -188,10 +189,11 @@ def _train(config: str, data: Path, upstream: str, save_dir: Path, settings: dic
         raise UserError(f"training ended without writing {best}; see {save_dir / 'train.log'}")
     for vocabulary in [*Path(data).glob("dict.*.txt"), *Path(data).glob("target.*")]:
         shutil.copy(vocabulary, save_dir / vocabulary.name)  # predict() needs them next to the head
-    if config_value(config, list(overrides), "model.mode") == "finetune":
-        export_upstream(best, save_dir)
-    write_text_atomic(done, json.dumps({"key": key, **settings, "args": args}, indent=1))
-    return Trained(best, lr, seed, key)
+    exported = export_upstream(best, save_dir) \
+        if config_value(config, list(overrides), "model.mode") == "finetune" else None
+    write_text_atomic(done, json.dumps({"key": key, **settings, "args": args,
+                                        "exported": str(exported) if exported else None}, indent=1))
+    return Trained(best, lr, seed, key, exported)
 
 
 def load(checkpoint: Path, data: Path | None = None, features: Path | None = None):
@@ -207,8 +209,9 @@ def load(checkpoint: Path, data: Path | None = None, features: Path | None = Non
 
 
 def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
-    """The fine-tuned upstream as its own model: ``upstream.pt`` (fairseq) or ``upstream/`` (HF),
-    ready to be the upstream of another task ("fine-tuned on another task first")."""
+    """The fine-tuned upstream as a model of its own format: ``upstream.pt`` (fairseq) or
+    ``upstream/`` (HuggingFace), ready to be the upstream of another task ("fine-tuned on
+    another task first")."""
     import_plugin()
     from fairseq import checkpoint_utils
 
@@ -221,12 +224,7 @@ def export_upstream(checkpoint: Path, save_dir: Path) -> Path:
                               if k.startswith(prefix)})
     provenance = {"fine_tuned_from": cfg.model.upstream, "downstream_checkpoint": str(checkpoint),
                   "task": cfg.task._name}
-    if isinstance(upstream, Wav2Vec2Upstream):
-        return upstream.export(save_dir / "upstream.pt", provenance)
-    if isinstance(upstream, HFWav2Vec2Upstream):
-        upstream.model.save_pretrained(save_dir / "upstream")
-        return save_dir / "upstream"
-    raise UserError(f"{cfg.model.upstream}: nothing to export")
+    return upstream.export(save_dir, provenance)
 
 
 def score(trained: Trained, data: Path, split: str, features: Path | None = None) -> Scored:
@@ -278,9 +276,13 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
     The grid trains with ``grid_seed`` (default: the first seed), so the elements of a
     sweep, one seed each, choose the same rate from the same runs."""
     overrides = list(overrides)
+    spec = UpstreamSpec.parse(upstream)
+    family = spec.family  # an unsupported model is refused by name before anything runs
     mode = config_value(config, overrides, "model.mode")
     features = features_for(upstream, data, cache, progress=not quiet) \
         if cache is not None and mode == "frozen" else None
+    if features is None:
+        spec.load()  # bad weights fail here in one line, not in the training process
     out = Path(out)
     dev_scores: dict[float, float] = {}
     chosen = None
@@ -307,10 +309,11 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
                         "layer_weights": scored.layer_weights,
                         "features": str(features) if features else None,
                         "checkpoint": str(trained.checkpoint),
+                        "exported_upstream": str(trained.exported) if trained.exported else None,
                         "predictions": str(scored.predictions), "missing": scored.missing,
                         **scored.notes}
             for s in scored.scores:
-                results.append(Result(task=scored.task, upstream=name, mode=mode, split=split,
+                results.append(Result(task=scored.task, upstream=name, family=family, mode=mode, split=split,
                                       metric=s.column, value=s.value, low=s.low, high=s.high,
                                       seed=seed, utterances=s.items, resampling=s.resampling,
                                       run_key=trained.key, config=protocol))

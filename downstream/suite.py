@@ -151,7 +151,7 @@ the schedules with them). Returns the results, also appended to ``store``."""
             if not (task == "asr-finetune" and spec == "mfb"):
                 finetuned = one(task, name, spec)
                 if task == "asr-finetune":
-                    exported[name] = Path(finetuned[0].config["checkpoint"]).parent / "upstream.pt"
+                    exported[name] = Path(finetuned[0].config["exported_upstream"])
     for name, upstream in exported.items():
         for task in (t for t in AFTER_ASR if t in tasks):
             one(task, f"{name}+asr", str(upstream))

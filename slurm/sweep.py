@@ -44,7 +44,7 @@ from lebench.core.errors import UserError
 from lebench.core.fairseq_command import config_path
 from lebench.core.files import write_text_atomic
 from lebench.downstream.run import run
-from lebench.downstream.upstream import UpstreamSpec
+from lebench.downstream.upstreams.spec import UpstreamSpec
 from lebench.slurm.profile import Request
 from lebench.slurm.sbatch import python_command, script, submit
 

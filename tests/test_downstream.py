@@ -19,7 +19,9 @@ from lebench.downstream.run import features_for, predict, run, run_folder, train
 from lebench.downstream.scoring import read_predictions, rescore
 from lebench.downstream.suite import DEMO_TASKS, SEQ2SEQ_TASKS, prepare_demo_tasks, run_suite
 from lebench.downstream.trials import make_trials
-from lebench.downstream.upstream import HFWav2Vec2Upstream, Wav2Vec2Upstream, fingerprint_of, load_upstream
+from lebench.downstream.upstreams.fairseq_checkpoint import Wav2Vec2Upstream
+from lebench.downstream.upstreams.huggingface import HFUpstream
+from lebench.downstream.upstreams.spec import fingerprint_of, load_upstream
 from lebench.manifests.text import normalise
 from lebench.pretrain.hidden_states import hidden_states
 
@@ -179,7 +181,7 @@ def test_learning_rate_grid_chooses_on_valid_and_runs_every_seed(tasks_data, tmp
     assert all(f"{r.config['lr']:g}" == chosen for r in results)
     assert {r.seed for r in results} == {1, 2}
     header, rows = table(read_results(store))
-    assert "±" in rows[0][1]  # mean ± std over the two seeds
+    assert rows[0][1] == "mfb" and "±" in rows[0][2]  # mean ± std over the two seeds
     # a second call re-uses the finished runs instead of training again
     seed2 = next(r for r in results if r.seed == 2)
     log = Path(seed2.config["checkpoint"]).parent / "train.log"
@@ -286,7 +288,7 @@ def test_huggingface_and_ctc_upstreams_give_the_fairseq_states(demo_checkpoint, 
     wav, lengths = torch.randn(2, 24_000), torch.tensor([24_000, 20_000])
     with torch.no_grad():
         ours, frames = Wav2Vec2Upstream(demo_checkpoint).eval()(wav, lengths)
-        theirs, hf_frames = HFWav2Vec2Upstream(hf_dir).eval()(wav, lengths)
+        theirs, hf_frames = HFUpstream(hf_dir).eval()(wav, lengths)
     assert frames.tolist() == hf_frames.tolist()
     for a, b in zip(ours, theirs):
         assert torch.allclose(a, b, atol=1e-4)
@@ -295,6 +297,33 @@ def test_huggingface_and_ctc_upstreams_give_the_fairseq_states(demo_checkpoint, 
     with torch.no_grad():
         from_ctc, _ = Wav2Vec2Upstream(ctc).eval()(wav, lengths)
     assert len(from_ctc) == 3 and from_ctc[0].shape == ours[0].shape
+
+
+def test_any_family_is_an_upstream_frozen_or_fine_tuned_and_exported(tasks_data, tmp_path):
+    """The issue's new user: a HuBERT folder as the upstream of a gender probe; then a WavLM
+    folder fine-tuned with its head, exported, and read again as an upstream."""
+    from tests.test_upstream_families import hf_folder
+    hubert = hf_folder("hubert", {}, "HubertForCTC", tmp_path / "hubert-tiny")
+    store = tmp_path / "results.jsonl"
+    frozen = run("gender", tasks_data / "speakers", str(hubert), "hubert-tiny", tmp_path / "runs", store,
+                 cache=tmp_path / "cache", splits=("test",), quiet=True,
+                 overrides=["optimization.max_epoch=1"])
+    assert {r.family for r in frozen} == {"hubert"} and frozen[0].config["features"]
+    header, rows = table(read_results(store))
+    assert header[:2] == ["upstream", "family"] and rows[0][:2] == ["hubert-tiny", "hubert"]
+    wavlm = hf_folder("wavlm", {}, "WavLMModel", tmp_path / "wavlm-tiny")
+    tuned = run("gender", tasks_data / "speakers", str(wavlm), "wavlm-tiny", tmp_path / "runs-ft", store,
+                splits=("test",), quiet=True,
+                overrides=["model.mode=finetune", "optimization.max_update=3", "+model.layerdrop=0.1",
+                           "+model.mask_prob=0.2", "+model.freeze_feature_extractor=false"])
+    exported = Path(tuned[0].config["exported_upstream"])
+    assert tuned[0].family == "wavlm" and exported.name == "upstream"
+    again = load_upstream(str(exported))
+    original = load_upstream(str(wavlm))
+    assert again.family == "wavlm" and again.model.config.layerdrop == original.model.config.layerdrop
+    assert again.fingerprint() != original.fingerprint()
+    changed = [k for k, v in again.model.state_dict().items() if not torch.equal(v, original.model.state_dict()[k])]
+    assert any(k.startswith("feature_extractor") for k in changed) and any(k.startswith("encoder") for k in changed)
 
 
 def test_upstream_errors_name_the_file(tmp_path):

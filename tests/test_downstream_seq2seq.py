@@ -59,9 +59,9 @@ def test_every_sequence_task_reaches_the_report(suite):
     # the seed's AST layout: valid / test per pair, mean +- interval
     header, rows = split_table(read_results(store), "ast")
     pairs = ["es-fr", "fr-en", "fr-es", "fr-pt"]
-    assert header == ["upstream", *(f"{split} {pair} bleu" for split in ("valid", "test") for pair in pairs)]
-    assert [r[0] for r in rows] == ["demo", "MFB"]
-    assert all(" ± " in cell for cell in rows[0][1:]) and rows[1][1] == "-" and " ± " in rows[1][2]
+    assert header == ["upstream", "family", *(f"{split} {pair} bleu" for split in ("valid", "test") for pair in pairs)]
+    assert [r[:2] for r in rows] == [["demo", "wav2vec2"], ["MFB", "mfb"]]
+    assert all(" ± " in cell for cell in rows[0][2:]) and rows[1][2] == "-" and " ± " in rows[1][3]
     assert "| demo |" in to_markdown(header, rows)
 
 

@@ -230,7 +230,7 @@ def test_hf_folders_that_do_not_convert(demo_checkpoint, tmp_path):
     for folder, message in [
         (variant("deeper", num_hidden_layers=3), r"16 missing: wav2vec2.encoder.layers.2.*config.json does not describe"),
         (variant("wider", intermediate_size=128), r"shape mismatch: .*intermediate_dense.weight \(256, 64\) \(expected \(128, 64\)\)"),
-        (variant("hubert", model_type="hubert"), r"model_type 'hubert'; only wav2vec2"),
+        (variant("hubert", model_type="hubert"), r"model_type 'hubert' is not supported by the fairseq conversion; supported: wav2vec2"),
     ]:
         with pytest.raises(UserError, match=message):
             to_fairseq(folder, tmp_path / "out.pt")

@@ -5,7 +5,8 @@ from pathlib import Path
 import torch
 from fairseq import checkpoint_utils
 
-from lebench.downstream.upstream import MFBUpstream, Wav2Vec2Upstream
+from lebench.downstream.upstreams.fairseq_checkpoint import Wav2Vec2Upstream
+from lebench.downstream.upstreams.mfb import MFBUpstream
 from lebench.pretrain.launch import pretrain
 
 

@@ -33,7 +33,7 @@ from fairseq_ext.models.upstream_input import (
     upstream_for,
 )
 from lebench.downstream.featurizer import masked_mean
-from lebench.downstream.upstream import Upstream
+from lebench.downstream.upstreams.base import Upstream
 
 
 @dataclass

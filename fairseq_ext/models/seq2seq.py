@@ -31,7 +31,7 @@ from fairseq_ext.models.upstream_input import (
     check_fingerprint,
     upstream_for,
 )
-from lebench.downstream.upstream import Upstream
+from lebench.downstream.upstreams.base import Upstream
 
 
 @dataclass

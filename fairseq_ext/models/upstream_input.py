@@ -26,7 +26,8 @@ from torch import Tensor
 
 from lebench.core.errors import UserError
 from lebench.downstream.featurizer import WeightedLayerSum
-from lebench.downstream.upstream import Upstream, UpstreamSpec, fingerprint_of, load_upstream
+from lebench.downstream.upstreams.base import Upstream
+from lebench.downstream.upstreams.spec import UpstreamSpec, fingerprint_of, load_upstream
 
 
 @dataclass
@@ -43,9 +44,9 @@ class UpstreamInputConfig(FairseqDataclass):
     freeze_finetune_updates: int = field(default=0, metadata={
         "help": "finetune: train only the head for this many updates first"})
     layerdrop: Optional[float] = field(default=None, metadata={
-        "help": "finetune: the upstream's LayerDrop (default: the checkpoint's)"})
+        "help": "finetune: the upstream's LayerDrop (default: the model's own)"})
     mask_prob: Optional[float] = field(default=None, metadata={
-        "help": "finetune: time-masking probability (default: none; fairseq's recipes use 0.5-0.65)"})
+        "help": "finetune: time-masking probability (default: the model's own; fairseq's recipes use 0.5-0.65)"})
 
 
 def upstream_for(cfg: UpstreamInputConfig, task) -> tuple[int, int, Upstream | None, str]:

@@ -6,6 +6,10 @@ from pathlib import Path
 
 from lebench.cli.values import int_list, name_list, positive_float_list
 
+# Spelt out: the spec's own HELP would import torch for --help (downstream.upstreams.spec).
+UPSTREAM_HELP = ("fairseq checkpoint (.pt: wav2vec2 or HuBERT, pretrained or CTC), HuggingFace folder "
+                 "(wav2vec2, wav2vec2-conformer, hubert, wavlm, data2vec-audio, unispeech-sat), or 'mfb'")
+
 
 def add_commands(sub) -> None:
     for add in (_downstream, _score, _extract, _predict, _suite, _report):
@@ -17,8 +21,7 @@ def _downstream(sub) -> None:
     p.add_argument("config", help="config of configs/downstream: gender, emotion, asr, asr-finetune, "
                    "aer, asv, slu, ast (add task.target_lang=es ...), sa")
     p.add_argument("--data", type=Path, required=True, help="manifests with label files")
-    p.add_argument("--upstream", required=True,
-                   help="fairseq wav2vec2 checkpoint (.pt), HuggingFace wav2vec2 folder, or 'mfb'")
+    p.add_argument("--upstream", required=True, help=UPSTREAM_HELP)
     p.add_argument("--name", help="upstream name in the tables (default: from --upstream)")
     p.add_argument("--out", type=Path, required=True, help="folder for the heads' checkpoints")
     p.add_argument("--results", type=Path, required=True, help="results store (.jsonl)")
@@ -36,7 +39,7 @@ def _downstream(sub) -> None:
 def run_downstream(a) -> None:
     from lebench.downstream.results import signatures
     from lebench.downstream.run import run
-    from lebench.downstream.upstream import UpstreamSpec
+    from lebench.downstream.upstreams.spec import UpstreamSpec
     spec = UpstreamSpec.parse(a.upstream)
     results = run(a.config, a.data, spec.text, a.name or spec.name, a.out, a.results,
                   seeds=a.seeds, lrs=a.lr or None, splits=tuple(a.splits), cache=a.cache,
@@ -73,7 +76,7 @@ def run_score(a) -> None:
 def _extract(sub) -> None:
     p = sub.add_parser("extract", help="cache an upstream's frozen features (every layer, float16)")
     p.add_argument("--data", type=Path, required=True, help="folder with <split>.tsv manifests")
-    p.add_argument("--upstream", required=True)
+    p.add_argument("--upstream", required=True, help=UPSTREAM_HELP)
     p.add_argument("--cache", type=Path, required=True, help="feature cache root")
     p.add_argument("--splits", type=name_list, default=["train", "valid", "test"])
     p.set_defaults(run=run_extract)
@@ -112,7 +115,7 @@ def _suite(sub) -> None:
 def run_suite(a) -> None:
     from lebench.downstream.results import read_results, resampling_note, table, to_markdown
     from lebench.downstream.suite import prepare_demo_tasks, run_suite, suite_tasks
-    from lebench.downstream.upstream import UpstreamSpec
+    from lebench.downstream.upstreams.spec import UpstreamSpec
     upstreams = dict(UpstreamSpec.named(u) for u in a.upstream)
     tasks = suite_tasks(a.tasks)  # None: every task of the suite
     data = prepare_demo_tasks(a.records, a.out / "data", spanish_records=a.es_records)

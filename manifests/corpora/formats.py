@@ -12,7 +12,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-
 # --- Transcriber (.trs) -----------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -121,8 +121,8 @@ def fairseq_model_fields(hf: Any, where: str) -> dict[str, Any]:
     return fields
 
 
-def family(model: Any) -> str:
-    """The architecture family as the seed table names it, from the shape alone."""
+def size_name(model: Any) -> str:
+    """The model's size as the seed table names it (base, large...), from the shape alone."""
     shape = (model.encoder_layers, model.encoder_embed_dim)
     return {(12, 768): "base", (24, 1024): "large", (48, 1280): "xlarge",
             (6, 512): "light"}.get(shape, "custom")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lebench.core.audio import SAMPLE_RATE
-from lebench.pretrain.hf.arch import conv_layers, family
+from lebench.pretrain.hf.arch import conv_layers, size_name
 from lebench.pretrain.hf.fairseq_checkpoint import FairseqCheckpoint
 from lebench.pretrain.hf.verify import Verification
 
@@ -24,7 +24,7 @@ def model_card(ckpt: FairseqCheckpoint, name: str, cls: str, params: int, licens
     stride = 1
     for _, _, s in conv_layers(m.conv_feature_layers):
         stride *= s
-    fam = family(m)
+    size = size_name(m)
     extractor = "layer norm on every convolution" if m.extractor_mode == "layer_norm" \
         else "group norm on the first convolution"
     blocks = "pre-norm (layer norm first)" if m.layer_norm_first else "post-norm"
@@ -33,12 +33,13 @@ def model_card(ckpt: FairseqCheckpoint, name: str, cls: str, params: int, licens
         f"pipeline_tag: {PIPELINE.get(cls, 'feature-extraction')}",
         "tags: [wav2vec2, speech, self-supervised-learning, french, lebench]", "---", "",
         f"# {name}", "",
-        f"A wav2vec 2.0 model for French ({fam} architecture), "
+        f"A wav2vec 2.0 model for French ({size} size), "
         + ("fine-tuned for speech recognition with CTC. " if ckpt.kind == "ctc" else "self-supervised. ")
         + f"Converted from the fairseq checkpoint `{ckpt.path.name}` to `{cls}` with lebench.", "",
         "## Architecture", "",
         "| | |", "|---|---|",
-        f"| family | {fam} |",
+        "| model family | wav2vec 2.0 (transformers `model_type`: `wav2vec2`) |",
+        f"| size | {size} |",
         f"| parameters | {params:,} ({params / 1e6:.1f}M, this file) |",
         f"| transformer | {m.encoder_layers} blocks of {m.encoder_embed_dim} / {m.encoder_ffn_embed_dim}, "
         f"{m.encoder_attention_heads} heads, {blocks} |",

@@ -28,6 +28,7 @@ from lebench.pretrain.hf.fairseq_checkpoint import (
 from lebench.pretrain.hf.hf_dir import empty_model, load_hf_model, read_hf_dir, write_hf_dir
 from lebench.pretrain.hf.verify import Verification, compare
 from lebench.pretrain.hf.weights import (
+    HF_PREFIX,
     add_identity_projection,
     check_against,
     drop_identity_projection,
@@ -90,8 +91,8 @@ def to_fairseq(hf_dir: str | Path, out: str | Path, verify: bool = True,
     initialises them, so pretraining can continue (and train them). The encoder is exact.
     """
     hf = read_hf_dir(hf_dir)
-    if hf.cls == "Wav2Vec2ForCTC":
-        raise UserError(f"{hf.path}: a Wav2Vec2ForCTC model; from-hf converts pretrained models "
+    if hf.cls not in ("Wav2Vec2ForPreTraining", "Wav2Vec2Model"):
+        raise UserError(f"{hf.path}: a {hf.cls} model; from-hf converts pretrained models "
                         "(Wav2Vec2ForPreTraining or Wav2Vec2Model)")
     fields = fairseq_model_fields(hf.config, str(hf.path))
     extractor_norm = hf.config.feat_extract_norm
@@ -124,6 +125,8 @@ def verify_pair(checkpoint: str | Path, hf_dir: str | Path, dictionary: str | Pa
     """Compare an existing fairseq checkpoint with an existing HuggingFace folder."""
     ckpt = read_checkpoint(checkpoint)
     cls = read_hf_dir(hf_dir).cls  # checks the folder strictly; its weights are not kept
+    if cls not in HF_PREFIX:
+        raise UserError(f"{hf_dir}: a {cls} model; only {', '.join(HF_PREFIX)} compare with fairseq")
     vocabulary = read_dictionary(ckpt, dictionary) if ckpt.kind == "ctc" else None
     ckpt.state = {}
     return _compare_files(ckpt.path, Path(hf_dir), cls, ckpt, vocabulary, audio)

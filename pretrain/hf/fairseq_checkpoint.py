@@ -49,9 +49,10 @@ class FairseqCheckpoint:
         return Path(str(self.cfg.task.get("data", ""))) / f"dict.{self.labels}.txt"
 
 
-def read_checkpoint(path: str | Path) -> FairseqCheckpoint:
+def read_checkpoint(path: str | Path, state: dict[str, Any] | None = None) -> FairseqCheckpoint:
+    """``path``'s checkpoint (``state``: its dict, when the caller has loaded it already)."""
     path = Path(path)
-    state = load_checkpoint(path)
+    state = load_checkpoint(path) if state is None else state
     cfg = training_config(state, path)
     name = cfg.model.get("_name") if cfg.get("model") else None
     if name not in KINDS:

@@ -11,23 +11,25 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import torch
 from torch import Tensor
 
 from lebench.core.audio import SAMPLE_RATE
 from lebench.core.errors import UserError
+from lebench.pretrain.hf.families import FAMILIES, HFFamily
 from lebench.pretrain.hf.weights import check_against, modern_names
 
 
 @dataclass
 class HFModel:
     path: Path
-    config: Any                  # transformers.Wav2Vec2Config
-    cls: str                     # Wav2Vec2ForPreTraining, Wav2Vec2Model or Wav2Vec2ForCTC
+    config: Any                  # the family's transformers config (Wav2Vec2Config, HubertConfig...)
+    cls: str                     # the class the weights fit: <stem>Model, <stem>ForPreTraining, <stem>ForCTC...
     state: dict[str, Tensor]
     normalize: bool | None       # preprocessor_config.json's do_normalize, when there is one
+    family: HFFamily
 
 
 def model_class(name: str):
@@ -42,63 +44,94 @@ def empty_model(config: Any, cls: str) -> torch.nn.Module:
         return model_class(cls)(config)
 
 
-def read_hf_dir(path: str | Path) -> HFModel:
-    from transformers import Wav2Vec2Config
-
+def read_hf_dir(path: str | Path, families: Collection[str] = ("wav2vec2",),
+                purpose: str = "by the fairseq conversion") -> HFModel:
+    """The folder's config, strictly checked weights and preprocessing, for a model whose
+    ``model_type`` is one of ``families`` (anything else is refused ``purpose``)."""
     path = Path(path)
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise UserError(f"{path}: no config.json; pass a HuggingFace model folder (a fairseq "
-                        "checkpoint converts the other way: `lebench to-hf`)")
+    raw, family = read_config(path, families, purpose)
     try:
-        raw = json.loads(config_file.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as e:
-        raise UserError(f"{config_file}: not valid JSON ({e})") from None
-    if raw.get("model_type") != "wav2vec2":
-        raise UserError(f"{config_file}: model_type {raw.get('model_type')!r}; only wav2vec2 "
-                        "models convert to fairseq")
-    try:
-        config = Wav2Vec2Config.from_dict(raw)
+        config = family.config_class().from_dict(raw)
     except Exception as e:
-        raise UserError(f"{config_file}: not a valid Wav2Vec2Config ({e})") from None
+        raise UserError(f"{path / 'config.json'}: not a valid {family.stem}Config ({e})") from None
     state = _read_weights(path)
-    cls = _class_of(state, path)
+    cls = _class_of(state, family, config, path)
     expected = empty_model(config, cls).state_dict()
     state = modern_names(state)
     check_against(state, expected, [], str(path),
                   "config.json does not describe these weights; fix config.json or re-export the model")
-    return HFModel(path, config, cls, state, _do_normalize(path))
+    return HFModel(path, config, cls, state, _do_normalize(path), family)
+
+
+def read_config(path: Path, families: Collection[str], purpose: str) -> tuple[dict, HFFamily]:
+    """``config.json`` as a dict and its family, refused by name unless in ``families``."""
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise UserError(f"{path}: no config.json; pass a HuggingFace model folder (a fairseq "
+                        "checkpoint is a .pt file)")
+    try:
+        raw = json.loads(config_file.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        raise UserError(f"{config_file}: not valid JSON ({e})") from None
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
+    if model_type not in families:
+        raise UserError(f"{config_file}: model_type {model_type!r} is not supported {purpose}; "
+                        f"supported: {', '.join(families)}")
+    return raw, FAMILIES[model_type]
+
+
+def weight_files(path: Path) -> list[Path]:
+    """The files the weights are read from, in the order transformers prefers them."""
+    single = path / "model.safetensors"
+    index = path / "model.safetensors.index.json"
+    legacy = path / "pytorch_model.bin"
+    if single.is_file():
+        return [single]
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (ValueError, KeyError, AttributeError) as e:
+            raise UserError(f"{index}: not a safetensors index ({e}); download it again") from None
+        return [index, *(path / shard for shard in shards)]
+    if legacy.is_file():
+        return [legacy]
+    raise UserError(f"{path}: no weights (model.safetensors, its index, or pytorch_model.bin)")
+
+
+def model_files(path: Path) -> list[Path]:
+    """Every file that determines what the folder's model computes: config, preprocessing
+    (waveform normalisation) and weights."""
+    extra = [p for p in (path / "config.json", path / "preprocessor_config.json") if p.is_file()]
+    return extra + weight_files(path)
 
 
 def _read_weights(path: Path) -> dict[str, Tensor]:
     from safetensors.torch import load_file
 
-    single = path / "model.safetensors"
-    index = path / "model.safetensors.index.json"
-    legacy = path / "pytorch_model.bin"
+    files = weight_files(path)
     try:
-        if single.is_file():
-            return load_file(str(single))
-        if index.is_file():
-            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            return {k: v for shard in shards for k, v in load_file(str(path / shard)).items()}
-        if legacy.is_file():
-            return torch.load(legacy, map_location="cpu", weights_only=True)
+        if files[0].suffix == ".bin":
+            return torch.load(files[0], map_location="cpu", weights_only=True)
+        return {k: v for f in files if f.suffix == ".safetensors" for k, v in load_file(str(f)).items()}
     except Exception as e:
         raise UserError(f"{path}: its weights cannot be read, truncated or corrupt "
                         f"({str(e).splitlines()[0]}); download them again") from None
-    raise UserError(f"{path}: no weights (model.safetensors, its index, or pytorch_model.bin)")
 
 
-def _class_of(state: dict[str, Tensor], path: Path) -> str:
+def _class_of(state: dict[str, Tensor], family: HFFamily, config: Any, path: Path) -> str:
+    """The transformers class whose state dict these weights are: the bare encoder, or the
+    pretraining or CTC model, or the head ``config.json``'s ``architectures`` names."""
+    if not any(k.startswith(family.prefix) for k in state):
+        return f"{family.stem}Model"
     if "lm_head.weight" in state:
-        return "Wav2Vec2ForCTC"
-    if "quantizer.codevectors" in state:
-        return "Wav2Vec2ForPreTraining"
-    if any(k.startswith("wav2vec2.") for k in state):
-        raise UserError(f"{path}: a wav2vec2 model with a task head other than pretraining or CTC; "
-                        "only Wav2Vec2ForPreTraining, Wav2Vec2Model and Wav2Vec2ForCTC convert")
-    return "Wav2Vec2Model"
+        return f"{family.stem}ForCTC"
+    if "quantizer.codevectors" in state and family.has_class(f"{family.stem}ForPreTraining"):
+        return f"{family.stem}ForPreTraining"
+    named = [a for a in (getattr(config, "architectures", None) or []) if family.has_class(a)]
+    if named:
+        return named[0]
+    raise UserError(f"{path}: a {family.model_type} model with a task head that config.json's "
+                    f"architectures does not name; set architectures to its class ({family.stem}For...)")
 
 
 def _do_normalize(path: Path) -> bool | None:
