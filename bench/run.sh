@@ -10,3 +10,5 @@ echo "== demo, second use, fresh work dir (corpus and venv reused; normalise, ma
 $PY bench/peak.py .venv/bin/lebench demo --fresh > /dev/null
 echo "== test suite, later use"
 $PY bench/peak.py make test > /dev/null
+echo "== every HuggingFace family as an upstream: extraction throughput and peak memory against transformers (issue 20)"
+$PY bench/upstream_families.py "$(mktemp -d)"

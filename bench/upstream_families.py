@@ -7,9 +7,11 @@ base checkpoints' configs), randomly initialised (speed does not depend on the v
 saved as a folder. Then, in one process per family, alternately on the same four utterances
 of real speech (2.0-4.7 s, 12 s in all, one padded batch), our upstream (``HFUpstream``: every hidden
 state, one utterance at a time where padding would change the features) and transformers'
-own pipeline as its users run it (feature extractor with padding, then the family's model
-with ``output_hidden_states``, the whole batch at once). Peak memory: the maximum resident
-set of a fresh process that loads the folder and extracts, one process per side.
+own pipeline (feature extractor with padding, then the family's model with
+``output_hidden_states``): the same work, so one utterance at a time where we do (as its
+docs advise for group-norm models), the padded batch with its attention mask otherwise.
+Peak memory: the maximum resident set of a fresh process that loads the folder and
+extracts, one process per side.
 
 Prints one JSON line per family: seconds of audio per second of wall time for each side,
 their ratio, and the two peaks in MiB.
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -68,15 +69,18 @@ def sides(folder: Path):
     """``{name: forward on the utterance list}`` for ours and transformers'."""
     from transformers import AutoFeatureExtractor
 
+    from lebench.downstream.upstreams.huggingface import padding_changes_features
     from lebench.downstream.upstreams.spec import UpstreamSpec
     from lebench.pretrain.hf.families import FAMILIES
+
+    family = FAMILIES[json.loads((folder / "config.json").read_text())["model_type"]]
+    pad_sensitive = padding_changes_features(family.model_type, family.config_class().from_pretrained(folder))
 
     def ours():
         upstream = UpstreamSpec.parse(str(folder)).load().eval()
         return lambda wavs: upstream(*padded(wavs))
 
     def theirs():
-        family = FAMILIES[json.loads((folder / "config.json").read_text())["model_type"]]
         extractor = AutoFeatureExtractor.from_pretrained(folder)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -86,7 +90,10 @@ def sides(folder: Path):
             inputs = extractor([w.numpy() for w in wavs], sampling_rate=SAMPLE_RATE, padding=True,
                                return_tensors="pt")
             return model(**inputs, output_hidden_states=True)
-        return forward
+
+        def one_at_a_time(wavs):
+            return [forward([w]) for w in wavs]
+        return one_at_a_time if pad_sensitive else forward
 
     return {"ours": ours, "transformers": theirs}
 
@@ -112,10 +119,12 @@ def measure(folder: Path, repeats: int) -> dict:
 
 
 def peak(folder: Path, side: str) -> float:
-    """MiB: this process's peak resident set after loading and extracting once."""
+    """MiB: this process's peak resident set after loading and extracting once (VmHWM: unlike
+    ru_maxrss, it starts afresh at exec, not at the parent's peak)."""
     with torch.no_grad():
         sides(folder)[side]()(utterances())
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
 def child(args: list[str], threads: int, repeats: int) -> str:

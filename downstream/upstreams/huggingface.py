@@ -1,8 +1,8 @@
 """HuggingFace folders as upstreams, for every family of ``pretrain/hf/families.py``.
 
 The folder is read strictly (``read_hf_dir``: weights must fit ``config.json`` key by key
-and shape by shape), the family's bare encoder (``<stem>Model``) is built and its own
-forward runs; hidden states are read by ``pretrain/hidden_states.py``, so LayerDrop keeps
+and shape by shape), then transformers loads the family's bare encoder (``<stem>Model``)
+from it and its own forward runs; hidden states are read by ``pretrain/hidden_states.py``, so LayerDrop keeps
 one state per block. The waveform is normalised as transformers' feature extractor does
 (``do_normalize``, variance + 1e-7) when ``preprocessor_config.json`` says so; without one,
 as the family trained: layer-norm extractors (large models, data2vec) normalise.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -47,6 +48,30 @@ def family_of(folder: Path) -> str:
     return read_config(folder, FAMILIES, PURPOSE)[1].model_type
 
 
+def load(folder: Path) -> HFUpstream:
+    return HFUpstream(folder)
+
+
+def padding_changes_features(model_type: str, config) -> bool:
+    """Whether a padded batch would give an utterance other features than it has alone."""
+    return getattr(config, "feat_extract_norm", "layer") == "group" or model_type in PADDING_LEAKS
+
+
+def _from_pretrained(cls, path: Path) -> nn.Module:
+    """transformers' own loading, quiet: the weights were checked strictly already, and a
+    task head's leftover keys (``lm_head``...) are expected."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cls.from_pretrained(str(path), dtype=torch.float32)
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 class HFUpstream(SSLUpstream):
     """A HuggingFace folder of any supported family (``config.json`` + weights)."""
 
@@ -61,15 +86,13 @@ class HFUpstream(SSLUpstream):
         if getattr(config, "add_adapter", False):
             raise UserError(f"{self.path / 'config.json'}: add_adapter is true; the adapter changes the "
                             "output's frame rate, which the hidden states would not share")
-        prefix = "" if hf.cls == f"{hf.family.stem}Model" else hf.family.prefix
-        state = {k[len(prefix):]: v for k, v in hf.state.items() if k.startswith(prefix)}
-        model = hf.family.model_class()(config)
-        model.load_state_dict(state, strict=True)
+        del hf.state  # checked; transformers loads the files again, memory-mapped (one copy at a time)
+        model = _from_pretrained(hf.family.model_class(), self.path)
         self.model, self.family = model.eval(), hf.family.model_type
         self.loaded_config = copy.deepcopy(config)
-        norm = getattr(config, "feat_extract_norm", "layer")
-        self.normalize = hf.normalize if hf.normalize is not None else norm == "layer"
-        self.pad_sensitive = norm == "group" or self.family in PADDING_LEAKS
+        layer_norm = getattr(config, "feat_extract_norm", "layer") == "layer"
+        self.normalize = hf.normalize if hf.normalize is not None else layer_norm
+        self.pad_sensitive = padding_changes_features(self.family, config)
         self.num_states = config.num_hidden_layers + 1
         self.dim = config.hidden_size
         self.samples_per_frame = int(torch.tensor(config.conv_stride).prod())

@@ -13,8 +13,16 @@ from lebench.downstream.upstreams.base import Upstream
 MFB_VERSION = "mfb-v1:80"  # bump when MFBUpstream's computation changes: invalidates cached MFB features
 
 
-def fingerprint() -> str:
+def family_of(path: None = None) -> str:
+    return "mfb"
+
+
+def fingerprint(path: None = None) -> str:
     return hashlib.sha256(MFB_VERSION.encode()).hexdigest()
+
+
+def load(path: None = None) -> MFBUpstream:
+    return MFBUpstream()
 
 
 class MFBUpstream(Upstream):

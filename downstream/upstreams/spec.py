@@ -17,6 +17,9 @@ from lebench.downstream.upstreams import fairseq_checkpoint, huggingface, mfb
 from lebench.downstream.upstreams.base import Upstream
 from lebench.pretrain.hf.families import supported
 
+# Each format's module reads a path (None for mfb) with family_of, load and fingerprint.
+FORMATS = {"mfb": mfb, "huggingface": huggingface, "fairseq": fairseq_checkpoint}
+
 
 @dataclass(frozen=True)
 class UpstreamSpec:
@@ -61,25 +64,13 @@ class UpstreamSpec:
     def family(self) -> str:
         """The model family (``wav2vec2``, ``hubert``, ``wavlm``..., ``mfb``), read from the
         config alone; an unsupported model is a UserError naming what is supported."""
-        if self.kind == "mfb":
-            return "mfb"
-        if self.kind == "huggingface":
-            return huggingface.family_of(self.path)
-        return fairseq_checkpoint.family_of(self.path)
+        return FORMATS[self.kind].family_of(self.path)
 
     def load(self) -> Upstream:
-        if self.kind == "mfb":
-            return mfb.MFBUpstream()
-        if self.kind == "huggingface":
-            return huggingface.HFUpstream(self.path)
-        return fairseq_checkpoint.load(self.path)
+        return FORMATS[self.kind].load(self.path)
 
     def fingerprint(self) -> str:
-        if self.kind == "mfb":
-            return mfb.fingerprint()
-        if self.kind == "huggingface":
-            return huggingface.fingerprint(self.path)
-        return fairseq_checkpoint.fingerprint(self.path)
+        return FORMATS[self.kind].fingerprint(self.path)
 
 
 def load_upstream(spec: str) -> Upstream:
