@@ -8,7 +8,7 @@ read, frozen or fine-tuned, is ``fairseq_ext/models/upstream_input.py``):
   does; ``layerdrop`` and ``mask_prob`` override the checkpoint's. The weighted sum stays
   aligned when LayerDrop skips blocks (see ``pretrain/hidden_states.py``).
 - "fine-tuned on another task first": any mode, with an ASR-fine-tuned upstream (a fairseq
-  CTC checkpoint, a HuggingFace ``...ForCTC`` folder, or ``upstream.pt`` exported by an
+  CTC checkpoint, a HuggingFace ``...ForCTC`` folder, or the upstream exported by an
   earlier ``mode=finetune`` run).
 
 Heads: ``utterance`` (masked mean over time, optional hidden layer, linear: classification,
