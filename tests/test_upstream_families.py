@@ -290,6 +290,10 @@ def test_bad_upstreams_are_refused_in_one_line_and_nothing_is_cached(tmp_path):
     cut = variant("cut")
     weights = (cut / "model.safetensors").read_bytes()
     (cut / "model.safetensors").write_bytes(weights[:len(weights) // 2])
+    narrow = hubert_checkpoint(tmp_path / "hubert", large=False)
+    state = torch.load(narrow, weights_only=False)
+    state["model"]["encoder.layers.0.fc1.weight"] = state["model"]["encoder.layers.0.fc1.weight"][:, :5]
+    torch.save(state, narrow)
     fairseq_other = tmp_path / "data2vec.pt"
     save_checkpoint(fairseq_other, {"model": {"_name": "data2vec_audio"}, "task": {}}, {}, num_updates=0)
     cases = [
@@ -298,6 +302,7 @@ def test_bad_upstreams_are_refused_in_one_line_and_nothing_is_cached(tmp_path):
         (variant("deeper", num_hidden_layers=3), r"deeper: the weights do not match .* missing: encoder\.layers\.2\."),
         (variant("wider", intermediate_size=128), r"wider: .*shape mismatch: encoder\.layers\.0\.feed_forward"),
         (cut, r"cut: its weights cannot be read, truncated or corrupt"),
+        (narrow, r"hubert.pt: weights do not match its config \(size mismatch for encoder.layers.0.fc1.weight"),
         (fairseq_other, r"data2vec.pt: a fairseq 'data2vec_audio' model; fairseq upstreams are wav2vec2, "
          r"wav2vec_ctc, hubert, hubert_ctc"),
     ]

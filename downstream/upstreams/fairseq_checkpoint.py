@@ -73,7 +73,11 @@ class _FairseqUpstream(SSLUpstream):
     def _init(self, path: Path, model: nn.Module, state: dict[str, Tensor], extractor_mode: str,
               layers: list[tuple[int, int, int]], normalize: bool) -> None:
         self.path, self.spec = Path(path).resolve(), str(Path(path).resolve())
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # shapes that differ from the config's
+            raise UserError(f"{path}: weights do not match its config ({str(e).splitlines()[1].strip()}); "
+                            "the checkpoint is damaged") from None
         # Pretraining heads (quantizer, projections, label embeddings) are never used here and
         # a CTC model dropped them; anything else missing or left over is damage.
         missing = [k for k in missing if k.startswith(ENCODER)]
