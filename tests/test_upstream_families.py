@@ -220,6 +220,15 @@ def test_fairseq_hubert_ctc_reads_its_encoder(tmp_path):
     assert (ours[-1][2, :int(frames[2])] - alone[0]).abs().max() < 1e-4
 
 
+def test_checkpoints_in_torch_legacy_format_are_read(tmp_path):
+    """fairseq's 2020 releases predate torch's zip format, which memory-mapping needs."""
+    checkpoint = hubert_checkpoint(tmp_path / "hubert", large=False)
+    legacy = tmp_path / "legacy.pt"
+    torch.save(torch.load(checkpoint, weights_only=False), legacy, _use_new_zipfile_serialization=False)
+    spec = UpstreamSpec.parse(str(legacy))
+    assert spec.family == "hubert" and spec.load().num_states == 3
+
+
 def test_finetuning_keeps_one_state_per_block_and_masks(tmp_path):
     # post-norm models: a skipped last block leaves the output equal to the state before it
     folder = hf_folder("wavlm", {}, "WavLMModel", tmp_path / "wavlm")

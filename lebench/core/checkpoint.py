@@ -25,6 +25,7 @@ def load_checkpoint(path: str | Path, mmap: bool = False, not_fairseq: str = NOT
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: checkpoint not found")
+    mmap = mmap and zipfile.is_zipfile(path)  # torch's legacy (pre-1.6) format cannot be mapped
     try:
         state = torch.load(path, map_location="cpu", mmap=mmap, weights_only=False)
     except Exception as e:
