@@ -15,7 +15,6 @@ from typing import Any
 class HFFamily:
     model_type: str      # config.json's model_type, also the family's name in tables
     stem: str            # transformers' class-name stem: <stem>Config, <stem>Model, <stem>ForCTC...
-    examples: str        # what a French lab would compare, for the docs
 
     def config_class(self) -> Any:
         import transformers
@@ -31,18 +30,18 @@ class HFFamily:
         return self.model_class().base_model_prefix + "."
 
     def has_class(self, name: str) -> bool:
+        """Whether ``name`` is this family's model or one of its heads (``<stem>For...``)."""
         import transformers
-        return name.startswith(self.stem) and hasattr(transformers, name) \
-            and not name.startswith(f"{self.stem}Conformer" if self.stem == "Wav2Vec2" else "\0")
+        return (name == f"{self.stem}Model" or name.startswith(f"{self.stem}For")) and hasattr(transformers, name)
 
 
 FAMILIES = {f.model_type: f for f in (
-    HFFamily("wav2vec2", "Wav2Vec2", "XLSR-53, XLS-R, LeBenchmark's models"),
-    HFFamily("wav2vec2-conformer", "Wav2Vec2Conformer", "wav2vec2 conformer (rel. pos. and rotary)"),
-    HFFamily("hubert", "Hubert", "HuBERT, mHuBERT"),
-    HFFamily("wavlm", "WavLM", "WavLM base, base+ and large"),
-    HFFamily("data2vec-audio", "Data2VecAudio", "data2vec audio"),
-    HFFamily("unispeech-sat", "UniSpeechSat", "UniSpeech-SAT"),
+    HFFamily("wav2vec2", "Wav2Vec2"),                     # XLSR-53, XLS-R, LeBenchmark's models
+    HFFamily("wav2vec2-conformer", "Wav2Vec2Conformer"),  # relative-position and rotary conformers
+    HFFamily("hubert", "Hubert"),                         # HuBERT, mHuBERT
+    HFFamily("wavlm", "WavLM"),
+    HFFamily("data2vec-audio", "Data2VecAudio"),
+    HFFamily("unispeech-sat", "UniSpeechSat"),
 )}
 
 
