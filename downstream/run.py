@@ -177,7 +177,7 @@ def _train(config: str, data: Path, upstream: str, save_dir: Path, settings: dic
     done, best = save_dir / "done.json", save_dir / "checkpoint_best.pt"
     record = json.loads(done.read_text()) if done.is_file() else {}
     if best.is_file() and record.get("key") == key:
-        return Trained(best, lr, seed, key, Path(record["exported"]) if record.get("exported") else None)
+        return Trained(best, lr, seed, key, _exported(record, save_dir))
     args = [f"task.data={Path(data).resolve()}", f"model.upstream={upstream}",
             f"checkpoint.save_dir={save_dir}", f"common.seed={seed}",
             *(o for o in overrides if o.lstrip("+").split("=", 1)[0] != "optimization.lr"),
@@ -194,6 +194,14 @@ def _train(config: str, data: Path, upstream: str, save_dir: Path, settings: dic
     write_text_atomic(done, json.dumps({"key": key, **settings, "args": args,
                                         "exported": str(exported) if exported else None}, indent=1))
     return Trained(best, lr, seed, key, exported)
+
+
+def _exported(record: dict, save_dir: Path) -> Path | None:
+    """A finished run's exported upstream; runs finished before ``done.json`` recorded it
+    exported ``upstream.pt`` (or ``upstream/``) next to their checkpoint."""
+    if record.get("exported"):
+        return Path(record["exported"])
+    return next((p for p in (save_dir / "upstream.pt", save_dir / "upstream") if p.exists()), None)
 
 
 def load(checkpoint: Path, data: Path | None = None, features: Path | None = None):

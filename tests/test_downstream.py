@@ -326,6 +326,14 @@ def test_any_family_is_an_upstream_frozen_or_fine_tuned_and_exported(tasks_data,
     assert any(k.startswith("feature_extractor") for k in changed) and any(k.startswith("encoder") for k in changed)
 
 
+def test_runs_finished_before_exports_were_recorded_still_give_theirs(tmp_path):
+    from lebench.downstream.run import _exported
+    (tmp_path / "upstream.pt").write_bytes(b"")
+    assert _exported({"key": "k"}, tmp_path) == tmp_path / "upstream.pt"  # an older done.json
+    assert _exported({"exported": "/x/upstream"}, tmp_path) == Path("/x/upstream")
+    assert _exported({"exported": None}, tmp_path / "frozen-run") is None
+
+
 def test_upstream_errors_name_the_file(tmp_path):
     with pytest.raises(UserError, match="upstream not found"):
         load_upstream(str(tmp_path / "missing.pt"))
