@@ -1,4 +1,4 @@
-"""Two fixes to fairseq 0.12 that a run cut by Slurm, or spread over CPU processes, needs.
+"""Three fixes to fairseq 0.12 that a run cut by Slurm, or spread over CPU processes, needs.
 
 Applied when the plugin is imported, so ``fairseq-hydra-train`` with this user dir gets
 them too. Each keeps fairseq's behaviour where it was already right.
@@ -13,14 +13,20 @@ them too. Each keeps fairseq's behaviour where it was already right.
   the first step whenever the criterion's logging outputs cannot be summed (``wav2vec``'s
   cannot: its perplexities are averaged over workers). Over a gloo group it now uses
   ``torch.distributed.all_gather_object``, which returns the same list.
+- **HuBERT checkpoints load on torch >= 2.6.** fairseq's ``load_checkpoint_to_cpu`` calls
+  ``torch.load`` with torch's default ``weights_only=True``, which refuses the label
+  dictionaries (``fairseq.data.Dictionary``) HuBERT's task saves in every checkpoint, Meta's
+  too: a HuBERT run could not resume. ``Dictionary`` is added to torch's safe globals.
 """
 from __future__ import annotations
 
 import os
 import shutil
 
+import torch
 import torch.distributed as dist
 from fairseq import checkpoint_utils
+from fairseq.data.dictionary import Dictionary
 from fairseq.distributed import utils as distributed_utils
 from fairseq.file_io import PathManager
 
@@ -72,3 +78,4 @@ def all_gather_list(data, group=None, max_size=16384):
 def apply() -> None:
     checkpoint_utils.PathManager = _CheckpointPathManager()
     distributed_utils.all_gather_list = all_gather_list
+    torch.serialization.add_safe_globals([Dictionary])

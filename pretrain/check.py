@@ -16,7 +16,7 @@ from lebench.core.errors import UserError
 from lebench.core.fairseq_command import available_configs
 from lebench.pretrain.batch_plan import BatchPlan, plan_batch
 from lebench.pretrain.config import PRETRAIN_DIR, build_on_meta, model_config, resolve
-from lebench.pretrain.flops import train_flops_per_audio_second
+from lebench.pretrain.flops import hubert_train_flops_per_audio_second, train_flops_per_audio_second
 from lebench.pretrain.hardware import KG_CO2_PER_KWH, Hardware, hardware
 
 SEED_MODELS = Path(__file__).with_name("seed_models.tsv")
@@ -107,7 +107,11 @@ def check(name: str, overrides: list[str] | tuple[str, ...] = (), gpus: int | No
         plan = BatchPlan(0, cfg.dataset.max_tokens, gpus, cfg.optimization.update_freq[0],
                          cfg.dataset.max_tokens)
     model = build_on_meta(cfg)
-    flops = train_flops_per_audio_second(model_config(cfg), cfg.task.max_sample_size)
+    if cfg.model._name == "wav2vec2":
+        flops = train_flops_per_audio_second(model_config(cfg), cfg.task.max_sample_size)
+    else:
+        flops = hubert_train_flops_per_audio_second(model_config(cfg), cfg.task.max_sample_size,
+                                                    cfg.task.clusters, len(getattr(model, "predict_layers", [0])))
     updates = cfg.optimization.max_update
     if updates <= 0:
         raise UserError(f"{name}: optimization.max_update is {updates}; set the number of updates")

@@ -10,6 +10,7 @@ from torch import nn
 
 from lebench.core.fairseq_command import compose_config
 from lebench.core.paths import CONFIG_DIR
+from lebench.pretrain.hubert import FAMILIES, ILS_MODEL, hubert_config
 
 PRETRAIN_DIR = CONFIG_DIR / "pretrain"
 
@@ -20,9 +21,12 @@ def resolve(name: str, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Dic
 
 
 def model_config(cfg: DictConfig) -> DictConfig:
-    """The full ``Wav2Vec2Config`` of a composed config (fairseq's defaults filled in)."""
+    """The full model config of a composed config (fairseq's defaults filled in):
+    ``Wav2Vec2Config``, or ``HubertConfig`` for the HuBERT family (ILS-SSL's keys dropped)."""
+    if cfg.model._name in FAMILIES:
+        return hubert_config(cfg, f"pretraining config ({cfg.model._name})")
     if cfg.model._name != "wav2vec2":
-        raise ValueError(f"model {cfg.model._name!r}: only wav2vec2 configs are checked")
+        raise ValueError(f"model {cfg.model._name!r}: only wav2vec2 and HuBERT-family configs are checked")
     return wav2vec2_config(OmegaConf.to_container(cfg.model, resolve=True))
 
 
@@ -35,8 +39,27 @@ def wav2vec2_config(fields: dict) -> DictConfig:
 
 
 def build_on_meta(cfg: DictConfig) -> nn.Module:
-    """The pretraining model of a composed config with every tensor on the meta device."""
-    return build_model(model_config(cfg), "meta")
+    """The pretraining model of a composed config with every tensor on the meta device
+    (HuBERT's label embeddings sized by ``task.clusters``)."""
+    if cfg.model._name not in FAMILIES:
+        return build_model(model_config(cfg), "meta")
+    import torch
+    from fairseq.data import Dictionary
+    from fairseq.dataclass.utils import merge_with_parent
+
+    from lebench.pretrain.ils_hubert import IlsHubertConfig, IlsHubertModel
+
+    labels = Dictionary()
+    for i in range(cfg.task.clusters):
+        labels.add_symbol(str(i))
+    task = OmegaConf.create({"sample_rate": cfg.task.sample_rate})
+    with torch.device("meta"), _quiet_init():
+        if cfg.model._name == ILS_MODEL:
+            fields = OmegaConf.to_container(cfg.model, resolve=True)
+            fields.pop("_name")
+            return IlsHubertModel(merge_with_parent(IlsHubertConfig(), OmegaConf.create(fields)), task, [labels])
+        from fairseq.models.hubert.hubert import HubertModel
+        return HubertModel(model_config(cfg), task, [labels])
 
 
 def build_model(model: DictConfig, device: str = "cpu") -> nn.Module:
@@ -49,9 +72,20 @@ def build_model(model: DictConfig, device: str = "cpu") -> nn.Module:
     import torch
     from fairseq.models.wav2vec.wav2vec2 import Wav2Vec2Model
 
-    with torch.device(device), warnings.catch_warnings(), contextlib.ExitStack() as stack:
-        warnings.simplefilter("ignore", FutureWarning)  # torch's weight_norm deprecation
-        if device == "meta":
-            stack.enter_context(mock.patch("fairseq.models.wav2vec.wav2vec2.init_bert_params",
-                                           lambda module: None))
+    with torch.device(device), contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet_init() if device == "meta" else _quiet())
         return Wav2Vec2Model(model)
+
+
+@contextlib.contextmanager
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch's weight_norm deprecation
+        yield
+
+
+@contextlib.contextmanager
+def _quiet_init():
+    """No BERT initialisation (it copies through the CPU, which meta tensors cannot)."""
+    with _quiet(), mock.patch("fairseq.models.wav2vec.wav2vec2.init_bert_params", lambda module: None):
+        yield

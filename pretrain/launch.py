@@ -19,6 +19,8 @@ from lebench.core.fairseq_command import config_path, fairseq_hydra_train
 from lebench.core.files import file_sha256, file_stamp, write_text_atomic
 from lebench.core.manifest import check_manifest, read_manifest
 from lebench.manifests.audio import check_model_ready
+from lebench.pretrain.config import resolve
+from lebench.pretrain.labels.files import check_labels, read_dictionary_size
 
 
 def check_pretraining_data(data: Path, splits: tuple[str, ...] = ("train", "valid"),
@@ -36,24 +38,49 @@ def check_pretraining_data(data: Path, splits: tuple[str, ...] = ("train", "vali
 
 
 def pretrain(config: str, data: Path, save_dir: Path, overrides: list[str] = (),
-             check_audio: bool = True, quiet: bool = False) -> Path:
+             check_audio: bool = True, quiet: bool = False, labels: Path | None = None) -> Path:
     """Train (or resume from ``save_dir/checkpoint_last.pt``); return the last checkpoint.
-    A run already finished with the same settings is returned as it is."""
+    A run already finished with the same settings is returned as it is. ``labels``: the
+    k-means label folder of a HuBERT-family config (``lebench labels``)."""
     data, save_dir = Path(data).resolve(), Path(save_dir).resolve()
     settings = {"config": config, "config_sha256": file_sha256(config_path("pretrain", config)),
                 "overrides": list(overrides), "data": str(data), "manifests": _manifests(data)}
+    if labels is not None:
+        labels = Path(labels).resolve()
+        settings["labels"] = {p.name: file_sha256(p) for p in sorted(labels.glob("*.km*"))}
+        overrides = [*overrides, f"task.label_dir={labels}"]
     last, done = save_dir / "checkpoint_last.pt", save_dir / "done.json"
     if done.is_file() and last.is_file():
         record = json.loads(done.read_text(encoding="utf-8"))
         if record.get("settings") == settings and record.get("checkpoint") == file_stamp(last):
             return last
     check_pretraining_data(data, audio=check_audio)
+    _check_labels(config, overrides, data, labels)
     fairseq_hydra_train("pretrain", config, [f"task.data={data}", f"checkpoint.save_dir={save_dir}",
                                              *overrides], save_dir, quiet=quiet)
     if not last.is_file():
         raise UserError(f"training ended without writing {last}; see {save_dir / 'train.log'}")
     write_text_atomic(done, json.dumps({"settings": settings, "checkpoint": file_stamp(last)}, indent=1))
     return last
+
+
+def _check_labels(config: str, overrides: list[str], data: Path, labels: Path | None) -> None:
+    """A HuBERT-family config's labels match its manifests, its label rate and clusters."""
+    cfg, _ = resolve(config, [o for o in overrides if not o.startswith("task.label_dir=")])
+    if cfg.task._name != "lebench_hubert_pretraining":
+        if labels is not None:
+            raise UserError(f"--labels {labels}: config {config} trains without k-means labels")
+        return
+    if labels is None:
+        raise UserError(f"config {config} trains on k-means labels ({cfg.task.label_source}, "
+                        f"{cfg.task.clusters} clusters): make them with `lebench labels` and pass --labels DIR")
+    clusters = read_dictionary_size(labels / "dict.km.txt")
+    if clusters != cfg.task.clusters:
+        raise UserError(f"{labels / 'dict.km.txt'}: {clusters} clusters where config {config} has "
+                        f"task.clusters={cfg.task.clusters}; make the labels with --clusters "
+                        f"{cfg.task.clusters}, or override task.clusters")
+    for split in ("train", "valid"):
+        check_labels(data / f"{split}.tsv", labels / f"{split}.km", cfg.task.label_rate, clusters)
 
 
 def _manifests(data: Path) -> dict[str, str]:

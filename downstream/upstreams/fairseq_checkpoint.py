@@ -4,7 +4,9 @@ The model is told by the checkpoint's ``model._name``:
 
 - ``wav2vec2`` (pretraining, or an upstream exported by ``lebench downstream`` after
   fine-tuning) and ``wav2vec_ctc``, whose encoder sits under ``w2v_encoder.w2v_model.``;
-- ``hubert`` (``hubert_pretraining`` task) and ``hubert_ctc``, likewise.
+- ``hubert`` (``hubert_pretraining`` task) and ``hubert_ctc``, likewise;
+- ``lebench_ils_hubert`` (ILS-SSL, ``pretrain/ils_hubert.py``): HuBERT's encoder, whose
+  extra heads are kept for export; it loads without the plugin.
 
 fairseq 0.12.3 (ve-fairseq) has no data2vec audio model: its HuggingFace folder is the way
 in. Both families share fairseq's ``TransformerEncoder``, whose block states are read by
@@ -14,12 +16,11 @@ convolution's, so a padded batch and one utterance alone agree.
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from torch import Tensor, nn
 
 from lebench.core.audio import SAMPLE_RATE
@@ -31,12 +32,20 @@ from lebench.pretrain.config import build_model
 from lebench.pretrain.hf.arch import conv_layers
 from lebench.pretrain.hf.fairseq_checkpoint import read_checkpoint, write_checkpoint
 from lebench.pretrain.hidden_states import block_states, hidden_states
+from lebench.pretrain.hubert import (
+    ENCODER,
+    ILS_MODEL,
+    build_encoder,
+    hubert_config,
+    hubert_family,
+    load_encoder_weights,
+)
 
 CTC_PREFIX = "w2v_encoder.w2v_model."
 # model._name -> (family, where the encoder's weights start)
 MODELS = {"wav2vec2": ("wav2vec2", ""), "wav2vec_ctc": ("wav2vec2", CTC_PREFIX),
-          "hubert": ("hubert", ""), "hubert_ctc": ("hubert", CTC_PREFIX)}
-ENCODER = ("feature_extractor", "encoder", "layer_norm", "post_extract_proj", "mask_emb")
+          "hubert": ("hubert", ""), "hubert_ctc": ("hubert", CTC_PREFIX),
+          ILS_MODEL: ("ils-ssl", "")}
 
 
 def checkpoint_model(path: Path, state: dict[str, Any] | None = None) -> str:
@@ -73,18 +82,9 @@ class _FairseqUpstream(SSLUpstream):
     def _init(self, path: Path, model: nn.Module, state: dict[str, Tensor], extractor_mode: str,
               layers: list[tuple[int, int, int]], normalize: bool) -> None:
         self.path, self.spec = Path(path).resolve(), str(Path(path).resolve())
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as e:  # shapes that differ from the config's
-            raise UserError(f"{path}: weights do not match its config ({str(e).splitlines()[1].strip()}); "
-                            "the checkpoint is damaged") from None
         # Pretraining heads (quantizer, projections, label embeddings) are never used here and
         # a CTC model dropped them; anything else missing or left over is damage.
-        missing = [k for k in missing if k.startswith(ENCODER)]
-        unexpected = [k for k in unexpected if k.startswith(ENCODER)]
-        if missing or unexpected:
-            raise UserError(f"{path}: weights do not match its config (missing {missing[:3]}, "
-                            f"unexpected {unexpected[:3]}); the checkpoint is damaged")
+        self.heads = load_encoder_weights(model, state, path)
         self.model, self.normalize = model, normalize
         self.num_states = len(model.encoder.layers) + 1
         self.dim = model.encoder.embedding_dim
@@ -147,9 +147,7 @@ class Wav2Vec2Upstream(_FairseqUpstream):
 
 
 class HubertUpstream(_FairseqUpstream):
-    """A fairseq HuBERT checkpoint: ``hubert`` pretraining or ``hubert_ctc`` fine-tuned."""
-
-    family = "hubert"
+    """A fairseq HuBERT-family checkpoint: ``hubert`` or ILS-SSL pretraining, or ``hubert_ctc``."""
 
     def __init__(self, checkpoint: str | Path, state: dict[str, Any]):
         super().__init__()
@@ -161,18 +159,12 @@ class HubertUpstream(_FairseqUpstream):
                 raise UserError(f"{checkpoint}: hubert_ctc checkpoint without a HuBERT pretraining "
                                 "config in model.w2v_args; it cannot be rebuilt")
             weights = {k[len(CTC_PREFIX):]: v for k, v in weights.items() if k.startswith(CTC_PREFIX)}
-        model_cfg = _hubert_config(cfg, checkpoint)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch's weight_norm deprecation
-            from fairseq.models.hubert.hubert import HubertModel
-            # Of the task, the model reads the sample rate; no dictionaries: the label
-            # embeddings are pretraining's alone (kept for export).
-            task = OmegaConf.create({"sample_rate": cfg.task.get("sample_rate", SAMPLE_RATE)})
-            model = HubertModel(model_cfg, task, [None])
+        self.family = hubert_family(cfg, checkpoint)
+        model_cfg = hubert_config(cfg, checkpoint)
+        model = build_encoder(model_cfg, cfg.task.get("sample_rate", SAMPLE_RATE))
         self._init(checkpoint, model, weights, model_cfg.extractor_mode,
                    conv_layers(model_cfg.conv_feature_layers), bool(cfg.task.get("normalize", False)))
         self.cfg = OmegaConf.to_container(cfg, resolve=True)
-        self.heads = {k: v for k, v in weights.items() if not k.startswith(ENCODER)}
 
     def _forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
         model = self.model
@@ -193,24 +185,9 @@ class HubertUpstream(_FairseqUpstream):
         return states, frames
 
     def export(self, save_dir: Path, provenance: dict) -> Path:
-        """A HuBERT pretraining checkpoint with the fine-tuned encoder and the original
-        label embeddings and projection."""
+        """A pretraining checkpoint of the same model (HuBERT or ILS-SSL) with the fine-tuned
+        encoder and the original heads (label embeddings, projections)."""
         path = self._export_path(save_dir)
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items() if k.startswith(ENCODER)}
         save_checkpoint(path, self.cfg, {**state, **self.heads}, num_updates=0, lebench=provenance)
         return path
-
-
-def _hubert_config(cfg: DictConfig, where: Path) -> DictConfig:
-    """fairseq's ``HubertConfig`` with the checkpoint's values (its defaults for the rest)."""
-    from fairseq.dataclass.utils import merge_with_parent
-    from fairseq.models.hubert.hubert import HubertConfig
-
-    fields = OmegaConf.to_container(cfg.model, resolve=True)
-    fields.pop("_name", None)
-    fields.setdefault("label_rate", cfg.task.get("label_rate"))  # fairseq: II("task.label_rate")
-    try:
-        return merge_with_parent(HubertConfig(), OmegaConf.create(fields))
-    except Exception as e:
-        raise UserError(f"{where}: its HuBERT config does not fit fairseq's ({str(e).splitlines()[0]}); "
-                        "a HuBERT variant of another code base is not supported") from None

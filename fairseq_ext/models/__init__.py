@@ -1,1 +1,1 @@
-from fairseq_ext.models import downstream, seq2seq  # noqa: F401 (registers)
+from fairseq_ext.models import downstream, ils_hubert, seq2seq  # noqa: F401 (registers)

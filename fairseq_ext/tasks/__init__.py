@@ -1,5 +1,6 @@
 from fairseq_ext.tasks import (  # noqa: F401
                                continuous_emotion,
+                               hubert_pretraining,
                                pretraining,
                                speaker_verification,
                                speech_parsing,

@@ -57,7 +57,7 @@ class LebenchPretrainingTask(AudioPretrainingTask):
             # cfg is the ``task`` node of the run's config, which the trainer reads and saves.
             with open_dict(root):
                 if cfg.batch_gpus:
-                    _apply_batch_plan(root, cfg.batch_gpus)
+                    apply_batch_plan(root, cfg.batch_gpus)
                 root.task._name = STOCK_TASK
         return task
 
@@ -86,7 +86,7 @@ class LebenchPretrainingTask(AudioPretrainingTask):
         self.datasets[split] = dataset
 
 
-def _apply_batch_plan(root, batch_gpus: int) -> None:
+def apply_batch_plan(root, batch_gpus: int) -> None:
     # GPUs, or CPU processes under Slurm (``slurm/worker.py``); hardware/cpu.yaml sets 1
     plan = plan_batch(batch_gpus, root.dataset.max_tokens,
                       root.distributed_training.distributed_world_size)

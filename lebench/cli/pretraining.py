@@ -1,4 +1,4 @@
-"""Pretraining commands: train a config, continue a checkpoint, check a config's cost."""
+"""Pretraining commands: k-means labels, train a config, continue a checkpoint, check a config's cost."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +8,42 @@ from lebench.core.errors import UserError
 
 
 def add_commands(sub) -> None:
-    for add in (_pretrain, _continue, _check):
+    for add in (_labels, _pretrain, _continue, _check):
         add(sub)
+
+
+def _labels(sub) -> None:
+    p = sub.add_parser("labels", help="HuBERT's k-means labels: MFCCs (iteration 1) or a block of a "
+                       "HuBERT-family checkpoint; resumable, sharded (--shard: one Slurm array task)")
+    p.add_argument("--data", type=Path, required=True, help="folder with <split>.tsv manifests")
+    p.add_argument("--out", type=Path, required=True, help="label folder (pretraining's --labels)")
+    p.add_argument("--clusters", type=positive_int, required=True, help="100 for iteration 1, 500 after")
+    p.add_argument("--from", dest="checkpoint", type=Path,
+                   help="HuBERT or ILS-SSL checkpoint whose block --layer is clustered (default: MFCCs)")
+    p.add_argument("--layer", type=positive_int, help="1-based block of --from (6 for base iteration 2)")
+    p.add_argument("--splits", default="train,valid", help="manifests to label; k-means learns on the "
+                   "first (default: train,valid)")
+    p.add_argument("--shards", type=positive_int, default=1, help="line ranges per split")
+    p.add_argument("--shard", type=int, help="do only this shard (0-based), e.g. $SLURM_ARRAY_TASK_ID; "
+                   "the last one to finish joins the split")
+    p.add_argument("--percent", type=float, default=0.1, help="of the first split's utterances that "
+                   "k-means learns on (the recipe's 0.1)")
+    p.add_argument("--max-frames", type=positive_int, default=2_000_000,
+                   help="frames held in memory to learn k-means")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(run=run_labels)
+
+
+def run_labels(a) -> None:
+    from lebench.pretrain.labels.pipeline import LabelJob, make_labels
+    from lebench.pretrain.labels.sources import feature_source
+    job = LabelJob(a.data, a.out, a.clusters, tuple(s for s in a.splits.split(",") if s), a.shards,
+                   a.percent, a.max_frames, a.seed)
+    done = make_labels(job, feature_source(a.checkpoint, a.layer, a.device),
+                       None if a.shard is None else [a.shard])
+    for split in job.splits:
+        print(f"{split}: {done[split]}" if split in done else f"{split}: shards still running")
 
 
 def _pretrain(sub) -> None:
@@ -17,14 +51,18 @@ def _pretrain(sub) -> None:
     p.add_argument("config", help="config name, e.g. demo or 1K-base")
     p.add_argument("--data", type=Path, required=True, help="folder with train.tsv and valid.tsv")
     p.add_argument("--save-dir", type=Path, required=True)
+    p.add_argument("--labels", type=Path, help="HuBERT and ILS-SSL configs: the k-means label folder "
+                   "`lebench labels` wrote")
     p.add_argument("--no-audio-check", action="store_true", help="skip the header check of every file")
-    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.max_update=10")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optimization.max_update=10 or "
+                   "data=7K")
     p.set_defaults(run=run_pretrain)
 
 
 def run_pretrain(a) -> None:
     from lebench.pretrain.launch import pretrain
-    print(pretrain(a.config, a.data, a.save_dir, a.overrides, check_audio=not a.no_audio_check))
+    print(pretrain(a.config, a.data, a.save_dir, a.overrides, check_audio=not a.no_audio_check,
+                   labels=a.labels))
 
 
 def _continue(sub) -> None:
