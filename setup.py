@@ -55,10 +55,12 @@ setup(
         "editdistance",  # WER / CER
         "num2words",  # the French normaliser spells numbers out
         "matplotlib",  # report plots
+        "joblib",  # HuBERT's k-means models, saved as its recipe saves them
         "sentencepiece",  # speech translation targets
     ],
     # jiwer: the independent WER/CER the metric tests compare with (sklearn and sacrebleu
-    # are runtime dependencies already); pytest-xdist: `make test` runs two workers
-    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "jiwer>=3"]},
+    # are runtime dependencies already); kaldi-native-fbank: the independent Kaldi MFCC the
+    # label pipeline's is compared with; pytest-xdist: `make test` runs two workers
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "jiwer>=3", "kaldi-native-fbank>=1.22"]},
     entry_points={"console_scripts": ["lebench=lebench.cli:main"]},
 )

@@ -49,7 +49,7 @@ def predict_layers(spec: str, encoder_layers: int) -> list[int]:
     if (not layers or not all(isinstance(n, int) for n in layers) or layers != sorted(set(layers))
             or layers[0] < 1 or layers[-1] != encoder_layers):
         raise UserError(f"model.predict_layers={spec!r}: expected increasing 1-based blocks ending "
-                        f"with the top one, e.g. '[4, {encoder_layers}]' "
+                        f"with the top one, e.g. '[{max(1, encoder_layers // 3)}, {encoder_layers}]' "
                         f"(model.encoder_layers={encoder_layers})")
     return layers
 

@@ -19,7 +19,8 @@ from lebench.manifests.records import read_records
 # `make test` runs two pytest-xdist workers that take whole files in collection order, so the
 # long ones start at once instead of trailing at the end.
 LONGEST_FIRST = ("test_downstream.py", "test_slurm.py", "test_downstream_seq2seq.py",
-                 "test_commands.py", "test_pretraining.py", "test_hf_conversion.py",
+                 "test_commands.py", "test_pretraining.py", "test_hubert_pretraining.py",
+                 "test_hf_conversion.py",
                  "test_resilience.py")
 
 
