@@ -3,8 +3,10 @@
 demo corpus -> 16 kHz records -> fairseq manifests -> wav2vec2 pretraining (fairseq-hydra-train,
 configs/pretrain/demo.yaml) -> checkpoint -> the downstream suite (downstream/suite.py: every
 task, frozen and fine-tuned, and tasks on the ASR-fine-tuned upstream), next to the MFB
-baseline, scored on the corpus's test split (unseen speakers reading unseen sentences) ->
-results tables (markdown, CSV, LaTeX) and a plot.
+baseline; and HuBERT and ILS-SSL (one iteration of MFCC k-means labels, configs/pretrain/
+demo-hubert.yaml and demo-ils-ssl.yaml) through the frozen probes, all scored on the corpus's
+test split (unseen speakers reading unseen sentences) -> results tables (markdown, CSV,
+LaTeX) and a plot.
 
 Every stage is recognised when finished and left as it is: a second run rewrites no corpus
 file, manifest, checkpoint or head, appends nothing to the results store, and prints the
@@ -30,9 +32,15 @@ from lebench.manifests.corpora import generic
 from lebench.manifests.demo.build import SPANISH, build_demo_corpus
 from lebench.manifests.prepare import prepare
 from lebench.manifests.records import read_records
+from lebench.pretrain.labels.pipeline import LabelJob, make_labels
+from lebench.pretrain.labels.sources import MFCCSource
 from lebench.pretrain.launch import pretrain
 
 SEED = 42
+CLUSTERS = 50  # configs/pretrain/iteration/demo.yaml
+# HuBERT and ILS-SSL run the suite's frozen probes only (the sequence-to-sequence tasks and
+# ASR fine-tuning would double the demo's time): `lebench suite` runs them through all of it.
+FROZEN_PROBES = ("gender", "emotion", "asr", "aer", "asv")
 
 
 def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool = False,
@@ -62,14 +70,24 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
     print("  " + ", ".join(f"{k}: {len(v)} utterances / {len(set(v))} speakers / "
                            f"{len(sentences[k])} sentences" for k, v in speakers.items()))
 
-    _stage(4, "wav2vec2 pretraining (configs/pretrain/demo.yaml)", workdir / "pretrain")
-    checkpoint = pretrain("demo", data / "speakers", workdir / "pretrain", quiet=quiet,
-                          overrides=[f"optimization.max_update={updates}"] if updates else [])
+    _stage(4, "wav2vec2, HuBERT and ILS-SSL pretraining (configs/pretrain/demo*.yaml)", workdir / "pretrain")
+    schedule = [f"optimization.max_update={updates}"] if updates else []
+    checkpoint = pretrain("demo", data / "speakers", workdir / "pretrain", quiet=quiet, overrides=schedule)
+    labels = workdir / "labels"
+    make_labels(LabelJob(data / "speakers", labels, clusters=CLUSTERS, percent=1.0), MFCCSource(),
+                progress=not quiet)
+    hubert_family = {f"{name}-demo": str(pretrain(f"demo-{name}", data / "speakers", workdir / f"pretrain-{name}",
+                                                  quiet=quiet, overrides=schedule, labels=labels))
+                     for name in ("hubert", "ils-ssl")}
 
     _stage(5, "downstream suite on frozen and fine-tuned features", workdir / "downstream")
     store = workdir / "results.jsonl"
-    run_suite(data, {"wav2vec2-demo": str(checkpoint), "MFB": "mfb"}, workdir / "downstream" / "runs",
-              store, tasks=tasks, cache=workdir / "downstream" / "cache", quiet=quiet)
+    runs, cache = workdir / "downstream" / "runs", workdir / "downstream" / "cache"
+    run_suite(data, {"wav2vec2-demo": str(checkpoint), "MFB": "mfb"}, runs, store, tasks=tasks,
+              cache=cache, quiet=quiet)
+    probes = [t for t in (tasks or FROZEN_PROBES) if t in FROZEN_PROBES]
+    if probes:
+        run_suite(data, hubert_family, runs, store, tasks=probes, cache=cache, quiet=quiet)
 
     results = read_results(store)
     markdown = to_markdown(*table(results, split="test"))
@@ -95,7 +113,9 @@ def _what_it_measures(checkpoint: Path, records: Path) -> str:
     minutes = sum(r.duration for r in read_records(records) if r.labels.get("split") == "train") / 60
     return (f"What it measures: a toy wav2vec2 ({model['encoder_layers']} blocks of "
             f"{model['encoder_embed_dim']}, {updates} updates on {minutes:.1f} minutes of synthetic "
-            "speech) next to filterbanks. sentence_type is statement vs question told from "
+            f"speech), HuBERT and ILS-SSL of the same size and updates (one iteration of MFCC labels, "
+            f"{CLUSTERS} clusters; frozen probes only: {', '.join(FROZEN_PROBES)}) next to "
+            "filterbanks. sentence_type is statement vs question told from "
             "intonation alone (the same words both ways) and aer each utterance's loudness "
             "contour: stand-ins for emotion, which the demo corpus does not have.")
 

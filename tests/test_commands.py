@@ -60,6 +60,7 @@ def test_demo_twice_in_a_row_rewrites_nothing_and_prints_the_same_table(demo_cor
     first = run(capsys, *args)
     table = first[first.index("Test split:"):first.index("written to")]
     assert "| wav2vec2-demo |" in table and "| MFB |" in table
+    assert "| hubert-demo | hubert |" in table and "| ils-ssl-demo | ils-ssl |" in table
     assert "96 utterances of 4 speakers and 24 sentences, none heard" in table
     assert "resampled: speakers (gender)" in table and "intonation alone" in table
     before = stamps(tmp_path / "demo")
