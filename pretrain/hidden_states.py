@@ -50,11 +50,13 @@ def block_states(blocks: nn.ModuleList, run: Callable[[], R]) -> tuple[list[Tens
 
 def hidden_states(model: Any, wav: Tensor, padding_mask: Tensor | None = None,
                   mask: bool = False) -> tuple[list[Tensor], dict[str, Any]]:
-    """``(states, res)`` of a fairseq wav2vec2 model: ``1 + #blocks`` states ``B x T x D``
-    and fairseq's ``extract_features`` result; ``mask`` applies the model's time masking
-    (fine-tuning)."""
+    """``(states, res)`` of a fairseq wav2vec2 or HuBERT model: ``1 + #blocks`` states
+    ``B x T x D`` and fairseq's ``extract_features`` result (``res["x"]``: the output);
+    ``mask`` applies the model's time masking (fine-tuning)."""
     states, res = block_states(model.encoder.layers,
                                lambda: model.extract_features(wav, padding_mask, mask=mask))
+    if isinstance(res, tuple):  # HuBERT's: (output, padding mask)
+        res = {"x": res[0], "padding_mask": res[1]}
     frames = res["x"].size(1)
     if not states:  # every block dropped: the output is the input (up to the final norm)
         return [res["x"]] * (len(model.encoder.layers) + 1), res

@@ -252,3 +252,42 @@ def test_bad_label_input_is_one_line_naming_the_file(demo_manifests, demo_labels
         for name in ("train.tsv", "valid.tsv"):
             (other / name).write_text((demo_manifests / "train.tsv").read_text())
         pretrain("demo-hubert", other, tmp_path / "c", quiet=True, labels=demo_labels)
+
+
+@pytest.mark.parametrize("pre_norm", [False, True])
+def test_hubert_converts_to_huggingface_and_back_layer_by_layer(pre_norm, tmp_path):
+    """Both block layouts (base: post-norm, group norm; large: pre-norm, layer norm and a
+    normalised waveform), ILS-SSL's heads kept in fairseq and restored by --heads-from."""
+    from lebench.core.checkpoint import save_checkpoint
+    from lebench.downstream.upstreams.spec import load_upstream
+    from lebench.pretrain.hf.hubert import hf_to_hubert, hubert_to_hf
+    extra = ("model.layer_norm_first=true", "model.extractor_mode=layer_norm", "task.normalize=true") \
+        if pre_norm else ()
+    model, cfg = _tiny("demo-ils-ssl", ("model.predict_layers='[1,3]'", *extra))
+    with torch.no_grad():  # trained-looking norms, not ones and zeros
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.add_(0.1 * torch.randn_like(p))
+    original = tmp_path / "ils.pt"
+    save_checkpoint(original, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), model.state_dict(),
+                    num_updates=7)
+    folder, verification = hubert_to_hf(original, tmp_path / "hf")
+    assert verification.ok and len(verification.rows) == 3 + 2  # input, 3 blocks, output
+    card = (folder / "README.md").read_text()
+    assert "layer_final_proj, layer_label_embs" in card and "--heads-from ils.pt" in card
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "hubert" and config["do_stable_layer_norm"] == pre_norm
+    back, _ = hf_to_hubert(folder, tmp_path / "back.pt", heads_from=original)
+    a, b = (torch.load(p, weights_only=False) for p in (original, back))
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert b["cfg"]["model"]["_name"] == "lebench_ils_hubert"
+    encoder_only, _ = hf_to_hubert(folder, tmp_path / "encoder.pt")
+    wav = read_audio(None)[0][:20000][None]
+    with torch.no_grad():
+        one = load_upstream(str(encoder_only)).eval()(wav, torch.tensor([20000]))[0]
+        two = load_upstream(str(original)).eval()(wav, torch.tensor([20000]))[0]
+    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(one, two))
+    with pytest.raises(UserError, match=r"w2v.pt: a fairseq 'wav2vec2' model, not HuBERT-family"):
+        save_checkpoint(tmp_path / "w2v.pt", {"model": {"_name": "wav2vec2"}, "task": {}}, {}, num_updates=0)
+        hf_to_hubert(folder, tmp_path / "x.pt", heads_from=tmp_path / "w2v.pt")

@@ -24,8 +24,10 @@ def _print_conversion(out: Path, verification) -> None:
 
 
 def _to_hf(sub) -> None:
-    p = sub.add_parser("to-hf", help="convert a fairseq wav2vec2 checkpoint to a HuggingFace folder")
-    p.add_argument("checkpoint", type=Path, help="fairseq checkpoint: pretraining or CTC fine-tuned")
+    p = sub.add_parser("to-hf", help="convert a fairseq wav2vec2, HuBERT or ILS-SSL checkpoint to a "
+                       "HuggingFace folder")
+    p.add_argument("checkpoint", type=Path, help="fairseq checkpoint: wav2vec2 pretraining or CTC "
+                   "fine-tuned, HuBERT or ILS-SSL pretraining (-> HubertModel)")
     p.add_argument("out", type=Path, help="output folder (config, safetensors, preprocessor, model card)")
     p.add_argument("--model", choices=("pretraining", "encoder", "ctc"),
                    help="Wav2Vec2ForPreTraining, Wav2Vec2Model or Wav2Vec2ForCTC (default: the "
@@ -39,25 +41,49 @@ def _to_hf(sub) -> None:
 
 
 def run_to_hf(a) -> None:
+    from lebench.core.checkpoint import load_checkpoint, training_config
     from lebench.pretrain.hf import to_hf
-    out, verification = to_hf(a.checkpoint, a.out, a.model, a.dict, a.license,
-                              verify=not a.no_verify, audio=a.audio, force=a.force)
+    from lebench.pretrain.hf.hubert import hubert_to_hf
+    from lebench.pretrain.hubert import FAMILIES
+    cfg = training_config(load_checkpoint(a.checkpoint, mmap=True), a.checkpoint)
+    if cfg.model.get("_name") in FAMILIES:
+        if a.model or a.dict:
+            raise UserError(f"{a.checkpoint}: a HuBERT-family checkpoint converts to HubertModel; "
+                            "--model and --dict are for wav2vec2")
+        out, verification = hubert_to_hf(a.checkpoint, a.out, a.license, verify=not a.no_verify,
+                                         audio=a.audio, force=a.force)
+    else:
+        out, verification = to_hf(a.checkpoint, a.out, a.model, a.dict, a.license,
+                                  verify=not a.no_verify, audio=a.audio, force=a.force)
     _print_conversion(out, verification)
 
 
 def _from_hf(sub) -> None:
-    p = sub.add_parser("from-hf", help="convert a HuggingFace wav2vec2 folder to a fairseq checkpoint")
-    p.add_argument("hf_dir", type=Path, help="Wav2Vec2ForPreTraining or Wav2Vec2Model folder")
+    p = sub.add_parser("from-hf", help="convert a HuggingFace wav2vec2 or HuBERT folder to a fairseq checkpoint")
+    p.add_argument("hf_dir", type=Path, help="Wav2Vec2ForPreTraining, Wav2Vec2Model or HubertModel folder")
     p.add_argument("out", type=Path, help="fairseq checkpoint to write (.pt)")
+    p.add_argument("--heads-from", type=Path, help="HubertModel: the fairseq checkpoint it was converted "
+                   "from, whose prediction heads and config are restored (to continue pretraining)")
     _verify_options(p, "skip the fairseq/transformers comparison")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(run=run_from_hf)
 
 
 def run_from_hf(a) -> None:
+    import json
+
     from lebench.pretrain.hf import to_fairseq
-    out, verification = to_fairseq(a.hf_dir, a.out, verify=not a.no_verify, audio=a.audio,
-                                   force=a.force)
+    from lebench.pretrain.hf.hubert import hf_to_hubert
+    config = a.hf_dir / "config.json"
+    model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type") if config.is_file() else None
+    if model_type == "hubert":
+        out, verification = hf_to_hubert(a.hf_dir, a.out, a.heads_from, verify=not a.no_verify,
+                                         audio=a.audio, force=a.force)
+    elif a.heads_from:
+        raise UserError("--heads-from is for HubertModel folders; a wav2vec2 folder keeps its heads")
+    else:
+        out, verification = to_fairseq(a.hf_dir, a.out, verify=not a.no_verify, audio=a.audio,
+                                       force=a.force)
     _print_conversion(out, verification)
 
 

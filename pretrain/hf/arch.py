@@ -11,8 +11,9 @@ from typing import Any
 
 from lebench.core.errors import UserError
 
-# fairseq model field -> transformers config field, with the same value on both sides.
-SAME_VALUE = (
+# fairseq model field -> transformers config field, with the same value on both sides:
+# the encoder, which wav2vec2 and HuBERT share.
+ENCODER_FIELDS = (
     ("encoder_layers", "num_hidden_layers"),
     ("encoder_embed_dim", "hidden_size"),
     ("encoder_ffn_embed_dim", "intermediate_size"),
@@ -31,6 +32,9 @@ SAME_VALUE = (
     ("mask_length", "mask_time_length"),
     ("mask_channel_prob", "mask_feature_prob"),
     ("mask_channel_length", "mask_feature_length"),
+)
+# wav2vec2's pretraining heads (HuBERT's are not in transformers)
+WAV2VEC2_HEADS = (
     ("latent_vars", "num_codevectors_per_group"),
     ("latent_groups", "num_codevector_groups"),
     ("final_dim", "proj_codevector_dim"),
@@ -75,6 +79,15 @@ def conv_spec(layers: list[tuple[int, int, int]]) -> str:
 
 def hf_config_kwargs(model: Any, where: str) -> dict[str, Any]:
     """transformers ``Wav2Vec2Config`` arguments for a fairseq ``Wav2Vec2Config``."""
+    kwargs = encoder_kwargs(model, where)
+    kwargs.update({hf: model[fs] for fs, hf in WAV2VEC2_HEADS},
+                  codevector_dim=model.latent_dim if model.latent_dim > 0 else model.final_dim)
+    return kwargs
+
+
+def encoder_kwargs(model: Any, where: str) -> dict[str, Any]:
+    """transformers config arguments of the encoder (``Wav2Vec2Config``, ``HubertConfig``)
+    for a fairseq ``Wav2Vec2Config`` or ``HubertConfig``."""
     for key, value in MUST_BE.items():
         if key in model and model[key] is not None and model[key] != value:
             raise UserError(f"{where}: model.{key} is {model[key]!r}; transformers' Wav2Vec2 "
@@ -85,14 +98,12 @@ def hf_config_kwargs(model: Any, where: str) -> dict[str, Any]:
         raise UserError(f"{where}: model.activation_fn {model.activation_fn!r} has no "
                         f"transformers equivalent here ({', '.join(ACTIVATION)})")
     layers = conv_layers(model.conv_feature_layers, f"{where}: model.conv_feature_layers")
-    kwargs = {hf: model[fs] for fs, hf in SAME_VALUE}
+    kwargs = {hf: model[fs] for fs, hf in ENCODER_FIELDS}
     kwargs.update(
         conv_dim=[c for c, _, _ in layers], conv_kernel=[k for _, k, _ in layers],
         conv_stride=[s for _, _, s in layers],
         feat_extract_norm=EXTRACTOR_NORM[model.extractor_mode], feat_extract_activation="gelu",
-        hidden_act=ACTIVATION[model.activation_fn],
-        codevector_dim=model.latent_dim if model.latent_dim > 0 else model.final_dim,
-        layer_norm_eps=1e-5)
+        hidden_act=ACTIVATION[model.activation_fn], layer_norm_eps=1e-5)
     return kwargs
 
 
@@ -100,6 +111,15 @@ def fairseq_model_fields(hf: Any, where: str) -> dict[str, Any]:
     """fairseq ``Wav2Vec2Config`` fields for a transformers ``Wav2Vec2Config``."""
     if hf.model_type != "wav2vec2":
         raise UserError(f"{where}: a {hf.model_type!r} model; only wav2vec2 converts to fairseq")
+    fields = fairseq_encoder_fields(hf, where)
+    fields.update({fs: getattr(hf, name) for fs, name in WAV2VEC2_HEADS},
+                  latent_dim=0 if hf.codevector_dim == hf.proj_codevector_dim else hf.codevector_dim,
+                  quantize_targets=True)  # fairseq's default is false; every wav2vec 2.0 recipe sets it
+    return fields
+
+
+def fairseq_encoder_fields(hf: Any, where: str) -> dict[str, Any]:
+    """fairseq encoder fields for a transformers ``Wav2Vec2Config`` or ``HubertConfig``."""
     if hf.feat_extract_activation != "gelu":
         raise UserError(f"{where}: feat_extract_activation {hf.feat_extract_activation!r}; "
                         "fairseq's feature extractor has only gelu")
@@ -112,12 +132,9 @@ def fairseq_model_fields(hf: Any, where: str) -> dict[str, Any]:
                         f"{hf.hidden_act!r} have no fairseq equivalent")
     if not len(hf.conv_dim) == len(hf.conv_kernel) == len(hf.conv_stride):
         raise UserError(f"{where}: conv_dim, conv_kernel and conv_stride differ in length")
-    fields = {fs: getattr(hf, name) for fs, name in SAME_VALUE}
-    fields.update(
-        conv_feature_layers=conv_spec(list(zip(hf.conv_dim, hf.conv_kernel, hf.conv_stride))),
-        extractor_mode=norms[hf.feat_extract_norm], activation_fn=acts[hf.hidden_act],
-        latent_dim=0 if hf.codevector_dim == hf.proj_codevector_dim else hf.codevector_dim,
-        quantize_targets=True)  # fairseq's default is false; every wav2vec 2.0 recipe sets it
+    fields = {fs: getattr(hf, name) for fs, name in ENCODER_FIELDS}
+    fields.update(conv_feature_layers=conv_spec(list(zip(hf.conv_dim, hf.conv_kernel, hf.conv_stride))),
+                  extractor_mode=norms[hf.feat_extract_norm], activation_fn=acts[hf.hidden_act])
     return fields
 
 

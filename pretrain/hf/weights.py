@@ -47,8 +47,11 @@ CTC_HEAD = [(f"proj.{P}", f"lm_head.{P}")]
 # Where the encoder sits in each model.
 FAIRSEQ_PREFIX = {"pretraining": "", "ctc": "w2v_encoder.w2v_model."}
 FAIRSEQ_HEAD_PREFIX = {"pretraining": "", "ctc": "w2v_encoder."}
-HF_PREFIX = {"Wav2Vec2Model": "", "Wav2Vec2ForPreTraining": "wav2vec2.", "Wav2Vec2ForCTC": "wav2vec2."}
-HF_HEADS = {"Wav2Vec2Model": [], "Wav2Vec2ForPreTraining": PRETRAINING_HEADS, "Wav2Vec2ForCTC": CTC_HEAD}
+# HuBERT's encoder has wav2vec2's names on both sides; transformers has no HuBERT pretraining head.
+HF_PREFIX = {"Wav2Vec2Model": "", "Wav2Vec2ForPreTraining": "wav2vec2.", "Wav2Vec2ForCTC": "wav2vec2.",
+             "HubertModel": ""}
+HF_HEADS = {"Wav2Vec2Model": [], "Wav2Vec2ForPreTraining": PRETRAINING_HEADS, "Wav2Vec2ForCTC": CTC_HEAD,
+            "HubertModel": []}
 # Older transformers files store the weight norm as weight_g / weight_v.
 LEGACY_HF = {".conv.weight_g": ".conv.parametrizations.weight.original0",
              ".conv.weight_v": ".conv.parametrizations.weight.original1"}
