@@ -7,4 +7,5 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 W=${1:-/tmp/bench5}
 nvidia-smi --query-gpu=name,memory.total,power.limit --format=csv
 python3 bench/pretrain_step.py "$W" --hardware h100 --updates 10 \
-  demo:common.cpu=false 1K-base 14K-light 3K-large 14K-xlarge 14K-xlarge:dataset.max_tokens=900000
+  demo:common.cpu=false 1K-base hubert-base-iter2 ils-ssl-base 14K-light 3K-large 14K-xlarge \
+  14K-xlarge:dataset.max_tokens=900000

@@ -1,4 +1,5 @@
-"""Peak memory and throughput of real pretraining steps, per config (fairseq-hydra-train).
+"""Peak memory and throughput of real pretraining steps, per config (fairseq-hydra-train):
+wav2vec2, HuBERT and ILS-SSL.
 
     python bench/pretrain_step.py WORKDIR CONFIG[:OVERRIDE,...] ... [--cpu] [--hardware h100]
 
@@ -10,7 +11,8 @@ throughput = audio per update / time per update, from the log lines' timestamps,
 updates after the first two (warm-up). Also the peak of nvidia-smi's memory.used, sampled
 every 100 ms: what the process holds, torch's cache and the CUDA context included. MFU uses
 ``pretrain.flops`` and the peak of ``--hardware`` (``pretrain/hardware.py``). One JSON line
-per config.
+per config. HuBERT-family configs get random labels of their ``task.clusters`` at their label
+rate (speed does not depend on them).
 """
 from __future__ import annotations
 
@@ -43,11 +45,24 @@ def write_audio(folder: Path, files: int = 64, samples: int = CROP) -> Path:
     return folder
 
 
+def write_labels(folder: Path, clusters: int, rate: float, files: int = 64, samples: int = CROP) -> Path:
+    """Random k-means labels for ``write_audio``'s files, in HuBERT's layout."""
+    out = folder / f"labels-{clusters}-{rate:g}"
+    out.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    frames = int(samples / SAMPLE_RATE * rate)
+    lines = [" ".join(map(str, rng.integers(0, clusters, frames))) for _ in range(files)]
+    for split in ("train", "valid"):
+        (out / f"{split}.km").write_text("\n".join(lines) + "\n")
+    (out / "dict.km.txt").write_text("".join(f"{i} 1\n" for i in range(clusters)))
+    return out
+
+
 def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: int,
         cpu: bool) -> dict:
     from lebench.core.fairseq_command import hydra_train_command
-    from lebench.pretrain.config import model_config, resolve
-    from lebench.pretrain.flops import train_flops_per_audio_second
+    from lebench.pretrain.check import train_flops
+    from lebench.pretrain.config import resolve
 
     common = [f"task.data={data}", "task.batch_gpus=1", f"optimization.max_update={updates}",
               "common.log_interval=1", "checkpoint.no_save=true", "dataset.disable_validation=true",
@@ -55,8 +70,11 @@ def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: i
               "distributed_training.distributed_world_size=1", "lr_scheduler.warmup_updates=1",
               *overrides]
     cfg, _ = resolve(config, common)
+    if cfg.task._name == "lebench_hubert_pretraining":
+        labels = write_labels(data, cfg.task.clusters, cfg.task.label_rate)
+        common.append(f"task.label_dir={labels}")
     crop = min(cfg.task.max_sample_size, CROP)
-    flops = train_flops_per_audio_second(model_config(cfg), crop)
+    flops = train_flops(cfg, crop)
     log = workdir / f"{config}-{cfg.dataset.max_tokens}.log"
     cmd = hydra_train_command("pretrain", config, [f"checkpoint.save_dir={workdir / 'ckpt'}", *common], workdir)
     start = time.time()

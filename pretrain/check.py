@@ -18,6 +18,7 @@ from lebench.pretrain.batch_plan import BatchPlan, plan_batch
 from lebench.pretrain.config import PRETRAIN_DIR, build_on_meta, model_config, resolve
 from lebench.pretrain.flops import hubert_train_flops_per_audio_second, train_flops_per_audio_second
 from lebench.pretrain.hardware import KG_CO2_PER_KWH, Hardware, hardware
+from lebench.pretrain.ils_hubert import predict_layers
 
 SEED_MODELS = Path(__file__).with_name("seed_models.tsv")
 
@@ -92,6 +93,15 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
+def train_flops(cfg, crop_samples: int) -> float:
+    """Training FLOPs per second of audio of a composed config, any family."""
+    model = model_config(cfg)
+    if cfg.model._name == "wav2vec2":
+        return train_flops_per_audio_second(model, crop_samples)
+    blocks = predict_layers(cfg.model.predict_layers, model.encoder_layers) if "predict_layers" in cfg.model else [0]
+    return hubert_train_flops_per_audio_second(model, crop_samples, cfg.task.clusters, len(blocks))
+
+
 def check(name: str, overrides: list[str] | tuple[str, ...] = (), gpus: int | None = None,
           hardware_name: str | None = None) -> Check:
     cfg, groups = resolve(name, overrides)
@@ -107,11 +117,7 @@ def check(name: str, overrides: list[str] | tuple[str, ...] = (), gpus: int | No
         plan = BatchPlan(0, cfg.dataset.max_tokens, gpus, cfg.optimization.update_freq[0],
                          cfg.dataset.max_tokens)
     model = build_on_meta(cfg)
-    if cfg.model._name == "wav2vec2":
-        flops = train_flops_per_audio_second(model_config(cfg), cfg.task.max_sample_size)
-    else:
-        flops = hubert_train_flops_per_audio_second(model_config(cfg), cfg.task.max_sample_size,
-                                                    cfg.task.clusters, len(getattr(model, "predict_layers", [0])))
+    flops = train_flops(cfg, cfg.task.max_sample_size)
     updates = cfg.optimization.max_update
     if updates <= 0:
         raise UserError(f"{name}: optimization.max_update is {updates}; set the number of updates")
