@@ -19,9 +19,8 @@ from typing import Optional
 
 from fairseq.tasks import register_task
 from fairseq.tasks.hubert_pretraining import HubertPretrainingConfig, HubertPretrainingTask
-from omegaconf import OmegaConf, open_dict
 
-from fairseq_ext.tasks.pretraining import apply_batch_plan
+from fairseq_ext.tasks.pretraining import plan_run
 from lebench.core.errors import UserError
 from lebench.core.manifest import check_manifest
 from lebench.pretrain.labels.files import check_labels, read_dictionary_size
@@ -49,14 +48,8 @@ class LebenchHubertPretrainingTask(HubertPretrainingTask):
 
     @classmethod
     def setup_task(cls, cfg: LebenchHubertPretrainingConfig, **kwargs):
-        task = cls(cfg)
-        root = cfg._get_root() if OmegaConf.is_config(cfg) else None
-        if not kwargs.get("from_checkpoint") and root is not None and "optimization" in root:
-            with open_dict(root):
-                if cfg.batch_gpus:
-                    apply_batch_plan(root, cfg.batch_gpus)
-                root.task._name = STOCK_TASK
-        return task
+        plan_run(cfg, STOCK_TASK, kwargs.get("from_checkpoint", False))
+        return cls(cfg)
 
     def load_dictionaries(self):
         label_dir = self.get_label_dir()

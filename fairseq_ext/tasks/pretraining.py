@@ -51,15 +51,8 @@ class LebenchPretrainingTask(AudioPretrainingTask):
 
     @classmethod
     def setup_task(cls, cfg: LebenchPretrainingConfig, **kwargs):
-        task = cls(cfg)
-        root = cfg._get_root() if OmegaConf.is_config(cfg) else None
-        if not kwargs.get("from_checkpoint") and root is not None and "optimization" in root:
-            # cfg is the ``task`` node of the run's config, which the trainer reads and saves.
-            with open_dict(root):
-                if cfg.batch_gpus:
-                    apply_batch_plan(root, cfg.batch_gpus)
-                root.task._name = STOCK_TASK
-        return task
+        plan_run(cfg, STOCK_TASK, kwargs.get("from_checkpoint", False))
+        return cls(cfg)
 
     def load_dataset(self, split: str, task_cfg=None, **kwargs):
         task_cfg = task_cfg or self.cfg
@@ -86,7 +79,20 @@ class LebenchPretrainingTask(AudioPretrainingTask):
         self.datasets[split] = dataset
 
 
-def apply_batch_plan(root, batch_gpus: int) -> None:
+def plan_run(cfg, stock_task: str, from_checkpoint: bool) -> None:
+    """At the start of a run (not when a checkpoint is loaded): the batch plan of
+    ``cfg.batch_gpus``, and the stock task's name in the config the trainer saves."""
+    # cfg is the ``task`` node of the run's config, which the trainer reads and saves.
+    root = cfg._get_root() if OmegaConf.is_config(cfg) else None
+    if from_checkpoint or root is None or "optimization" not in root:
+        return
+    with open_dict(root):
+        if cfg.batch_gpus:
+            _apply_batch_plan(root, cfg.batch_gpus)
+        root.task._name = stock_task
+
+
+def _apply_batch_plan(root, batch_gpus: int) -> None:
     # GPUs, or CPU processes under Slurm (``slurm/worker.py``); hardware/cpu.yaml sets 1
     plan = plan_batch(batch_gpus, root.dataset.max_tokens,
                       root.distributed_training.distributed_world_size)
