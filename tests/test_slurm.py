@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 import torch
 import yaml
 
@@ -280,3 +281,24 @@ def test_jean_zay_scripts(demo_manifests, tmp_path, capsys):
     with pytest.raises(UserError, match=r"exceeds t3's limit 20:00:00"):
         make_request(jz, "v100", time="30:00:00", check_cluster=False)
     assert make_request(jz, "v100", gpus=8, qos="t4", time="100:00:00", check_cluster=False).nodes == 2
+
+
+def test_labels_as_an_array_of_shards(cluster, profile, demo_manifests, tmp_path, capsys):
+    """Three tasks share the work: one learns k-means, each labels its lines, the last joins."""
+    from lebench.pretrain.labels import kmeans, mfcc
+    out = tmp_path / "labels"
+    assert main(["slurm", "labels", "--data", str(demo_manifests), "--out", str(out), "--clusters", "12",
+                 "--percent", "0.3", "--shards", "3", "--profile", str(profile), "--time", "10:00"]) == 0
+    job = submitted(capsys)
+    wait_for(job)
+    logs = sorted(p.name for p in (out / "slurm").glob(f"{job}_*.out"))
+    assert logs == [f"{job}_{i}.out" for i in range(3)]
+    assert not (out / "shards").exists()
+    manifest = (demo_manifests / "train.tsv").read_text().splitlines()
+    lines = (out / "train.km").read_text().splitlines()
+    assert len(lines) == len(manifest) - 1
+    centroids = kmeans.Centroids(out / "kmeans.joblib")
+    for i in (0, 79, 80, 160, len(lines) - 1):  # both sides of the shard boundaries
+        relative, _ = manifest[1 + i].split("\t")
+        wav, _ = sf.read(f"{manifest[0]}/{relative}", dtype="float32")
+        assert lines[i] == " ".join(map(str, centroids(mfcc.mfcc_features(torch.from_numpy(wav))).tolist()))

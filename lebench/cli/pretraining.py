@@ -15,6 +15,16 @@ def add_commands(sub) -> None:
 def _labels(sub) -> None:
     p = sub.add_parser("labels", help="HuBERT's k-means labels: MFCCs (iteration 1) or a block of a "
                        "HuBERT-family checkpoint; resumable, sharded (--shard: one Slurm array task)")
+    add_label_options(p)
+    p.add_argument("--shards", type=positive_int, default=1, help="line ranges per split")
+    p.add_argument("--shard", type=int, help="do only this shard (0-based), e.g. $SLURM_ARRAY_TASK_ID; "
+                   "the last one to finish joins the split")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(run=run_labels)
+
+
+def add_label_options(p) -> None:
+    """What the labels are (``lebench labels`` and ``lebench slurm labels``)."""
     p.add_argument("--data", type=Path, required=True, help="folder with <split>.tsv manifests")
     p.add_argument("--out", type=Path, required=True, help="label folder (pretraining's --labels)")
     p.add_argument("--clusters", type=positive_int, required=True, help="100 for iteration 1, 500 after")
@@ -23,16 +33,23 @@ def _labels(sub) -> None:
     p.add_argument("--layer", type=positive_int, help="1-based block of --from (6 for base iteration 2)")
     p.add_argument("--splits", default="train,valid", help="manifests to label; k-means learns on the "
                    "first (default: train,valid)")
-    p.add_argument("--shards", type=positive_int, default=1, help="line ranges per split")
-    p.add_argument("--shard", type=int, help="do only this shard (0-based), e.g. $SLURM_ARRAY_TASK_ID; "
-                   "the last one to finish joins the split")
     p.add_argument("--percent", type=float, default=0.1, help="of the first split's utterances that "
                    "k-means learns on (the recipe's 0.1)")
     p.add_argument("--max-frames", type=positive_int, default=2_000_000,
                    help="frames held in memory to learn k-means")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.set_defaults(run=run_labels)
+
+
+def label_arguments(a) -> list[str]:
+    """``add_label_options``' values as ``lebench labels`` arguments, paths made absolute."""
+    args = ["--data", str(a.data.resolve()), "--out", str(a.out.resolve()), "--clusters", str(a.clusters),
+            "--splits", a.splits, "--percent", str(a.percent), "--max-frames", str(a.max_frames),
+            "--seed", str(a.seed)]
+    if a.checkpoint is not None:
+        args += ["--from", str(a.checkpoint.resolve())]
+    if a.layer is not None:
+        args += ["--layer", str(a.layer)]
+    return args
 
 
 def run_labels(a) -> None:

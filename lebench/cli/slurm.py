@@ -1,4 +1,5 @@
-"""Slurm commands: pretraining jobs that requeue themselves, downstream sweeps as arrays."""
+"""Slurm commands: pretraining jobs that requeue themselves, HuBERT labels and downstream
+sweeps as arrays."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,7 @@ from lebench.core.errors import UserError
 def add_commands(sub) -> None:
     p = sub.add_parser("slurm", help="Slurm jobs: pretraining that requeues itself, sweeps as arrays")
     slurm = p.add_subparsers(dest="slurm_command", required=True, metavar="<slurm command>")
-    for add in (_pretrain, _sweep, _status, _element):
+    for add in (_pretrain, _labels, _sweep, _status, _element):
         add(slurm)
 
 
@@ -71,6 +72,25 @@ def run_pretrain(a) -> None:
     if job:
         print(f"submitted job {job}: {request.world_size} process(es) on {request.nodes} node(s); "
               f"log {Path(save_dir).resolve() / 'slurm' / (job + '.out')}")
+
+
+def _labels(slurm) -> None:
+    from lebench.cli.pretraining import add_label_options
+    q = slurm.add_parser("labels", help="HuBERT's k-means labels as an array: one task (one GPU on GPU "
+                         "partitions) per shard of `lebench labels`")
+    add_label_options(q)
+    q.add_argument("--shards", type=positive_int, required=True, help="array tasks, one line range of "
+                   "every split each")
+    _request_options(q, gpus=False)
+    q.set_defaults(run=run_labels)
+
+
+def run_labels(a) -> None:
+    from lebench.cli.pretraining import label_arguments
+    from lebench.slurm.labels import submit_labels
+    job = submit_labels(_request(a, one_gpu=True), a.out, label_arguments(a), a.shards, a.dry_run)
+    if job:
+        print(f"submitted array job {job}: {a.shards} shard(s); logs {a.out.resolve() / 'slurm'}")
 
 
 def _sweep_parser(slurm, name: str, help: str) -> argparse.ArgumentParser:
