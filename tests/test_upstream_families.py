@@ -323,3 +323,6 @@ def test_bad_upstreams_are_refused_in_one_line_and_nothing_is_cached(tmp_path):
         assert not cache.exists() or not any(cache.rglob("*")), path
     from lebench.cli.downstream import UPSTREAM_HELP
     assert all(model_type in UPSTREAM_HELP for model_type in FAMILIES)  # --help names every family
+    from lebench.downstream.upstreams.fairseq_checkpoint import MODELS
+    assert {"wav2vec2", "hubert", "ils-ssl"} == {family for family, _ in MODELS.values()}
+    assert "wav2vec2" in UPSTREAM_HELP and "HuBERT" in UPSTREAM_HELP and "ILS-SSL" in UPSTREAM_HELP
