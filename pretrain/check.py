@@ -98,8 +98,10 @@ def train_flops(cfg, crop_samples: int) -> float:
     model = model_config(cfg)
     if cfg.model._name == "wav2vec2":
         return train_flops_per_audio_second(model, crop_samples)
-    blocks = predict_layers(cfg.model.predict_layers, model.encoder_layers) if "predict_layers" in cfg.model else [0]
-    return hubert_train_flops_per_audio_second(model, crop_samples, cfg.task.clusters, len(blocks))
+    supervised = 1
+    if "predict_layers" in cfg.model:  # ILS-SSL
+        supervised = len(predict_layers(cfg.model.predict_layers, model.encoder_layers))
+    return hubert_train_flops_per_audio_second(model, crop_samples, cfg.task.clusters, supervised)
 
 
 def check(name: str, overrides: list[str] | tuple[str, ...] = (), gpus: int | None = None,

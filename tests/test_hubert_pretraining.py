@@ -83,7 +83,7 @@ def test_label_pipeline_shards_resumes_and_refuses_other_settings(demo_manifests
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     make_labels(job, MFCCSource(), progress=False)
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
-    with pytest.raises(UserError, match=r"labels: labels made with other settings \(clusters\); pass another --out"):
+    with pytest.raises(UserError, match=r"labels: labels made with other settings \(clusters\); pass another"):
         make_labels(LabelJob(demo_manifests, out, clusters=13, percent=0.3), MFCCSource(), progress=False)
     assert json.loads((out / "labels.json").read_text())["clusters"] == 12
 
@@ -192,7 +192,8 @@ def test_a_block_layerdrop_skips_does_not_shift_the_supervised_layer(monkeypatch
 
 
 def test_predict_layers_must_end_with_the_top_block():
-    with pytest.raises(UserError, match=r"model.predict_layers='\[1,2\]'.*ending with the top one, e.g. '\[1, 3\]' \(model.encoder_layers=3\)"):
+    with pytest.raises(UserError, match=r"model.predict_layers='\[1,2\]'.*ending with the top one, "
+                                         r"e.g. '\[1, 3\]' \(model.encoder_layers=3\)"):
         _tiny("demo-ils-ssl", ("model.predict_layers='[1,2]'",))
 
 
@@ -209,14 +210,13 @@ def test_ils_ssl_pretraining_trains_resumes_and_serves_as_upstream(demo_manifest
     from lebench.downstream.upstreams.spec import load_upstream
     from lebench.pretrain.launch import pretrain
     save = tmp_path / "pt"
-    ckpt = pretrain(config, demo_manifests, save, ["optimization.max_update=4", "checkpoint.save_interval_updates=2"],
-                    quiet=True, labels=demo_labels)
+    every = "checkpoint.save_interval_updates=2"
+    ckpt = pretrain(config, demo_manifests, save, ["optimization.max_update=4", every], quiet=True, labels=demo_labels)
     log = (save / "train.log").read_text()
     assert '"train_loss_m_0"' in log and '"train_loss_m_1"' in log  # blocks 1 and 2
     state = torch.load(ckpt, weights_only=False)
     assert state["cfg"]["task"]["_name"] == "hubert_pretraining"  # the stock task
-    again = pretrain(config, demo_manifests, save, ["optimization.max_update=6", "checkpoint.save_interval_updates=2"],
-                     quiet=True, labels=demo_labels)
+    again = pretrain(config, demo_manifests, save, ["optimization.max_update=6", every], quiet=True, labels=demo_labels)
     assert "Loaded checkpoint" in (save / "train.log").read_text()  # resumed, on torch >= 2.6
     upstream = load_upstream(str(again))
     assert upstream.family == "ils-ssl"
@@ -245,7 +245,8 @@ def test_bad_label_input_is_one_line_naming_the_file(demo_manifests, demo_labels
     with pytest.raises(UserError, match=r"config demo-hubert trains on k-means labels .*pass --labels"):
         pretrain("demo-hubert", demo_manifests, tmp_path / "a", quiet=True)
     with pytest.raises(UserError, match=r"dict.km.txt: 50 clusters where config demo-hubert has task.clusters=40"):
-        pretrain("demo-hubert", demo_manifests, tmp_path / "b", ["task.clusters=40"], quiet=True, labels=demo_labels)
+        pretrain("demo-hubert", demo_manifests, tmp_path / "b", ["task.clusters=40"], quiet=True,
+                 labels=demo_labels)
     with pytest.raises(UserError, match=r"valid.km: 24 lines for the 48 utterances|valid.km: \d+ lines for"):
         other = tmp_path / "other"
         other.mkdir()

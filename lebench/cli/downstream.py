@@ -8,7 +8,8 @@ from lebench.cli.values import int_list, name_list, positive_float_list
 
 # Spelt out: the spec's own HELP would import torch for --help (downstream.upstreams.spec).
 UPSTREAM_HELP = ("fairseq checkpoint (.pt: wav2vec2 or HuBERT, pretrained or CTC, or ILS-SSL), "
-                 "HuggingFace folder (wav2vec2, wav2vec2-conformer, hubert, wavlm, data2vec-audio, unispeech-sat), or 'mfb'")
+                 "HuggingFace folder (wav2vec2, wav2vec2-conformer, hubert, wavlm, data2vec-audio, "
+                 "unispeech-sat), or 'mfb'")
 
 
 def add_commands(sub) -> None:

@@ -146,7 +146,8 @@ def _card(path: Path, name: str, cfg: Any, family: str, heads: list[str], params
         "pipeline_tag: feature-extraction",
         f"tags: [hubert, {family}, speech, self-supervised-learning, french, lebench]", "---", "",
         f"# {name}", "",
-        f"{'An' if label[0] in 'AEIOU' else 'A'} {label} model for French ({size_name(m)} size), self-supervised{ils}. Converted from the "
+        f"{'An' if label[0] in 'AEIOU' else 'A'} {label} model for French ({size_name(m)} size), "
+        f"self-supervised{ils}. Converted from the "
         f"fairseq checkpoint `{path.name}` to `{CLASS}` with lebench.", "",
         "| | |", "|---|---|",
         f"| blocks | {m.encoder_layers} x {m.encoder_embed_dim} (FFN {m.encoder_ffn_embed_dim}, "
