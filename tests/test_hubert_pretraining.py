@@ -228,6 +228,7 @@ def test_ils_ssl_pretraining_trains_resumes_and_serves_as_upstream(demo_manifest
     models, _, _ = checkpoint_utils.load_model_ensemble_and_task([str(again)])
     expected = models[0].eval().extract_features(wav[None], mask=False, output_layer=2)[0][0]
     assert torch.allclose(source(wav), expected, atol=1e-5) and source.frames(len(wav)) == len(expected)
+    assert source(wav[:300]).shape == (0, 64) and source.frames(300) == 0  # shorter than one frame
     with torch.no_grad():
         states, _ = upstream.eval()(wav[None], torch.tensor([len(wav)]))
     assert torch.allclose(states[2][0], expected, atol=1e-5)

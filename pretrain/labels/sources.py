@@ -83,8 +83,9 @@ class LayerSource(FeatureSource):
             x = F.layer_norm(x, x.shape)
         chunks = [self.model.extract_features(x[None, start:start + MAX_CHUNK], padding_mask=None,
                                               mask=False, output_layer=self.layer)[0][0]
-                  for start in range(0, x.numel(), MAX_CHUNK)]
-        return torch.cat(chunks).float().cpu()
+                  for start in range(0, x.numel(), MAX_CHUNK)
+                  if self._conv_frames(min(MAX_CHUNK, x.numel() - start))]  # shorter than one frame: none
+        return torch.cat(chunks).float().cpu() if chunks else torch.zeros(0, self.dim)
 
     def frames(self, samples: int) -> int:
         # chunks are convolved apart, as the recipe does
