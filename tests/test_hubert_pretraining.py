@@ -88,6 +88,28 @@ def test_label_pipeline_shards_resumes_and_refuses_other_settings(demo_manifests
     assert json.loads((out / "labels.json").read_text())["clusters"] == 12
 
 
+def test_a_shard_killed_midway_leaves_nothing_that_looks_complete(demo_manifests, tmp_path, monkeypatch):
+    out = tmp_path / "labels"
+    job = LabelJob(demo_manifests, out, clusters=8, shards=2, percent=0.2, splits=("valid",))
+    make_labels(job, MFCCSource(), ranks=[1], progress=False)
+    finished = (out / "shards" / "valid_1_2.km").stat().st_mtime_ns
+    calls = []
+
+    def killed(self, wav):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the job's time limit, say
+        return mfcc.mfcc_features(wav)
+    monkeypatch.setattr(MFCCSource, "__call__", killed)
+    with pytest.raises(KeyboardInterrupt):
+        make_labels(job, MFCCSource(), ranks=[0], progress=False)
+    assert sorted(p.name for p in (out / "shards").iterdir()) == ["valid_1_2.km"]  # no partial shard 0
+    assert (out / "shards" / "valid_1_2.km").stat().st_mtime_ns == finished and not (out / "valid.km").exists()
+    monkeypatch.undo()
+    done = make_labels(job, MFCCSource(), progress=False)
+    assert check_labels(demo_manifests / "valid.tsv", done["valid"], mfcc.RATE, 8) == 48
+
+
 def test_label_files_are_checked_against_their_manifest(tmp_path):
     (tmp_path / "train.tsv").write_text(f"{tmp_path}\na.wav\t32000\nb.wav\t16000\n")
     km = tmp_path / "train.km"
