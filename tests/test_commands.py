@@ -18,12 +18,12 @@ COVERED = {  # command -> the test that runs it
     "demo": "test_commands.py::test_demo_twice_in_a_row_rewrites_nothing_and_prints_the_same_table",
     **{c: "test_commands.py::test_data_commands" for c in
        ("demo-corpus", "corpora", "prepare", "compose", "stats", "manifest", "trials")},
-    **{c: "test_commands.py::test_pretraining_commands" for c in ("pretrain", "continue")},
+    **{c: "test_commands.py::test_pretraining_commands" for c in ("pretrain", "continue", "labels")},
     **{c: "test_commands.py::test_downstream_commands" for c in
        ("downstream", "extract", "score", "predict", "suite", "report")},
     "check": "test_configs.py::test_check_plans_for_the_gpus_it_is_given",
     **{c: "test_hf_conversion.py" for c in ("to-hf", "from-hf", "verify")},
-    **{f"slurm {c}": "test_slurm.py" for c in ("pretrain", "sweep", "status")},
+    **{f"slurm {c}": "test_slurm.py" for c in ("pretrain", "labels", "sweep", "status")},
     "slurm element": "test_slurm.py (what the array job runs)",
 }
 
@@ -116,6 +116,10 @@ def test_pretraining_commands(demo_manifests, tmp_path, capsys):
         "optimization.max_update=1")
     state = torch.load(tmp_path / "cont" / "checkpoint_last.pt", map_location="cpu", weights_only=False)
     assert state["optimizer_history"][-1]["num_updates"] == 1
+    out = run(capsys, "labels", "--data", demo_manifests, "--out", tmp_path / "km", "--clusters", "8",
+              "--splits", "valid", "--percent", "0.2")
+    assert out.strip().splitlines()[-1] == f"valid: {tmp_path / 'km' / 'valid.km'}"
+    assert len((tmp_path / "km" / "valid.km").read_text().splitlines()) == 48
 
 
 def test_downstream_commands(demo_records, demo_corpus, tmp_path, capsys):

@@ -297,6 +297,11 @@ def test_hubert_converts_to_huggingface_and_back_layer_by_layer(pre_norm, tmp_pa
                     num_updates=7)
     folder, verification = hubert_to_hf(original, tmp_path / "hf")
     assert verification.ok and len(verification.rows) == 3 + 2  # input, 3 blocks, output
+    if pre_norm:  # the command line sends HuBERT-family checkpoints here too
+        from lebench.cli import main
+        assert main(["to-hf", str(original), str(tmp_path / "hf-cli")]) == 0
+        assert main(["from-hf", str(tmp_path / "hf-cli"), str(tmp_path / "cli.pt"), "--heads-from", str(original)]) == 0
+        assert torch.load(tmp_path / "cli.pt", weights_only=False)["cfg"]["model"]["_name"] == "lebench_ils_hubert"
     card = (folder / "README.md").read_text()
     assert "layer_final_proj, layer_label_embs" in card and "--heads-from ils.pt" in card
     config = json.loads((folder / "config.json").read_text())
