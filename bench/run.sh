@@ -12,3 +12,7 @@ echo "== test suite, later use"
 $PY bench/peak.py make test > /dev/null
 echo "== every HuggingFace family as an upstream: extraction throughput and peak memory against transformers (issue 20)"
 $PY bench/upstream_families.py "$(mktemp -d)"
+echo "== HuBERT's label pipeline: hours of audio per minute and peak memory, MFCC and layer 6 (issue 21)"
+$PY bench/label_pipeline.py "$(mktemp -d)" --utterances 50,200
+echo "== pretraining steps on the CPU, wav2vec2, HuBERT and ILS-SSL at demo size (issue 21)"
+$PY bench/pretrain_step.py "$(mktemp -d)" --cpu --updates 12 demo demo-hubert demo-ils-ssl
