@@ -56,6 +56,7 @@ def hubert_to_hf(checkpoint: str | Path, out: str | Path, license: str = "apache
     config = HubertConfig(**encoder_kwargs(model, str(path)), feat_proj_layer_norm=True)
     encoder = {k: v for k, v in state["model"].items() if k.startswith(ENCODER)}
     heads = sorted({k.split(".")[0] for k in state["model"] if not k.startswith(ENCODER)})
+    updates = num_updates(state)
     weights, untaken = fairseq_to_hf(encoder, "pretraining", CLASS, norm)
     add_identity_projection(weights, CLASS, config.hidden_size)
     check_against(weights, empty_model(config, CLASS).state_dict(), untaken, str(path),
@@ -71,7 +72,7 @@ def hubert_to_hf(checkpoint: str | Path, out: str | Path, license: str = "apache
             load_encoder_weights(ours, load_checkpoint(path)["model"], path)
             verification = _verified(compare(ours.eval(), load_hf_model(tmp, CLASS), "pretraining",
                                              normalize, audio))
-        card = _card(path, out.name, cfg, family, heads, params, license, verification)
+        card = _card(path, out.name, cfg, family, heads, updates, params, license, verification)
         (tmp / "README.md").write_text(card, encoding="utf-8")
     return out, verification
 
@@ -135,8 +136,8 @@ def _heads(path: Path, fields: dict[str, Any], normalize: bool, where: Path) -> 
     return container, heads, num_updates(state)
 
 
-def _card(path: Path, name: str, cfg: Any, family: str, heads: list[str], params: int, license: str,
-          verification: Verification | None) -> str:
+def _card(path: Path, name: str, cfg: Any, family: str, heads: list[str], updates: int, params: int,
+          license: str, verification: Verification | None) -> str:
     m, label = cfg.model, NAMES[family]
     versions = ", ".join(f"{k} {v}" for k, v in _versions().items())
     ils = (f" with the masked-prediction loss also at blocks {m.predict_layers} (ILS-SSL)"
@@ -155,7 +156,7 @@ def _card(path: Path, name: str, cfg: Any, family: str, heads: list[str], params
         f"| parameters (encoder) | {params / 1e6:.1f}M |",
         f"| labels | k-means of {cfg.task.get('label_source', 'unrecorded features')}, "
         f"{cfg.task.get('clusters') or 'unrecorded'} clusters, {cfg.task.label_rate:g} frames/s |",
-        f"| updates | {num_updates(load_checkpoint(path, mmap=True)):,} |",
+        f"| updates | {updates:,} |",
         f"| input | 16 kHz mono, {'layer-normalised' if cfg.task.get('normalize') else 'raw'} waveform |",
         "",
         "## What this folder does not hold", "",
