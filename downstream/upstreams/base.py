@@ -24,11 +24,17 @@ class Upstream(nn.Module):
     num_states: int
     dim: int
     samples_per_frame: int
+    receptive_field: int   # samples one frame's convolutions (or window) read
 
     @property
     def frame_rate(self) -> float:
         """Frames per second."""
         return SAMPLE_RATE / self.samples_per_frame
+
+    def frame_centres(self, frames: int) -> Tensor:
+        """Each frame's time in seconds: the centre of the samples it reads (HEAR's
+        timestamps; the transformer sees the whole utterance, its frames keep the CNN's)."""
+        return (torch.arange(frames) * self.samples_per_frame + self.receptive_field / 2) / SAMPLE_RATE
 
     def forward(self, wav: Tensor, lengths: Tensor) -> tuple[list[Tensor], Tensor]:
         raise NotImplementedError
@@ -95,6 +101,14 @@ def conv_output_lengths(lengths: Tensor, layers: list[tuple[int, int, int]]) -> 
     for _, kernel, stride in layers:
         lengths = torch.div(lengths - kernel, stride, rounding_mode="floor") + 1
     return lengths.clamp(min=0)
+
+
+def receptive_field(layers: list[tuple[int, int, int]]) -> int:
+    """Samples one output frame of a stack of convolutions ``(channels, kernel, stride)`` reads."""
+    field, jump = 1, 1
+    for _, kernel, stride in layers:
+        field, jump = field + (kernel - 1) * jump, jump * stride
+    return field
 
 
 def samples_per_frame(layers: list[tuple[int, int, int]]) -> int:

@@ -27,7 +27,12 @@ from lebench.core.audio import SAMPLE_RATE
 from lebench.core.checkpoint import load_checkpoint, save_checkpoint, training_config
 from lebench.core.errors import UserError
 from lebench.core.files import file_sha256
-from lebench.downstream.upstreams.base import SSLUpstream, conv_output_lengths, samples_per_frame
+from lebench.downstream.upstreams.base import (
+    SSLUpstream,
+    conv_output_lengths,
+    receptive_field,
+    samples_per_frame,
+)
 from lebench.pretrain.config import build_model
 from lebench.pretrain.hf.arch import conv_layers
 from lebench.pretrain.hf.fairseq_checkpoint import read_checkpoint, write_checkpoint
@@ -89,6 +94,7 @@ class _FairseqUpstream(SSLUpstream):
         self.num_states = len(model.encoder.layers) + 1
         self.dim = model.encoder.embedding_dim
         self.samples_per_frame = samples_per_frame(layers)
+        self.receptive_field = receptive_field(layers)
         self.layers = layers
         self.pad_sensitive = extractor_mode == "default"  # group norm over the whole time axis
         self.mask = False

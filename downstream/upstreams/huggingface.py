@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from lebench.core.audio import SAMPLE_RATE
 from lebench.core.errors import UserError
 from lebench.core.files import file_sha256, write_text_atomic
-from lebench.downstream.upstreams.base import SSLUpstream
+from lebench.downstream.upstreams.base import SSLUpstream, receptive_field
 from lebench.pretrain.hf.families import FAMILIES
 from lebench.pretrain.hf.hf_dir import model_files, read_config, read_hf_dir
 from lebench.pretrain.hidden_states import block_states
@@ -96,6 +96,7 @@ class HFUpstream(SSLUpstream):
         self.num_states = config.num_hidden_layers + 1
         self.dim = config.hidden_size
         self.samples_per_frame = int(torch.tensor(config.conv_stride).prod())
+        self.receptive_field = receptive_field([(0, k, s) for k, s in zip(config.conv_kernel, config.conv_stride)])
 
     def fingerprint(self) -> str:
         return fingerprint(self.path)

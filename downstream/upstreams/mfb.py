@@ -38,6 +38,7 @@ class MFBUpstream(Upstream):
         self.register_buffer("window", torch.hann_window(self.win), persistent=False)
         self.register_buffer("mel", mel_filterbank(n_mels, self.n_fft, rate), persistent=False)
         self.num_states, self.dim = 1, n_mels
+        self.receptive_field = self.n_fft  # stft(center=False): the window sits centred in n_fft samples
 
     def fingerprint(self) -> str:
         return fingerprint()
