@@ -37,6 +37,34 @@ def pretraining_checkpoint(config: str, path: Path, layers: int | None = 2, seed
     return _save(path, cfg, model, num_updates=123)
 
 
+def hubert_family_model(config: str, overrides: tuple[str, ...] = ()) -> tuple:
+    """A randomly initialised HuBERT or ILS-SSL model of ``configs/pretrain/<config>`` with
+    10 clusters, built by fairseq's classes as its task builds it, and the composed config."""
+    from fairseq.data import Dictionary
+    from fairseq.dataclass.utils import merge_with_parent
+    from fairseq.models.hubert.hubert import HubertConfig, HubertModel
+
+    from lebench.pretrain.config import resolve
+    from lebench.pretrain.ils_hubert import IlsHubertConfig, IlsHubertModel
+
+    cfg, _ = resolve(config, ["task.data=x", "task.label_dir=x", *overrides])
+    labels = Dictionary()
+    for i in range(10):
+        labels.add_symbol(str(i))
+    fields = OmegaConf.to_container(cfg.model, resolve=True)
+    ils = fields.pop("_name") != "hubert"
+    model_cfg = merge_with_parent((IlsHubertConfig if ils else HubertConfig)(), OmegaConf.create(fields))
+    torch.manual_seed(0)
+    model = (IlsHubertModel if ils else HubertModel)(model_cfg, OmegaConf.create({"sample_rate": 16000}), [labels])
+    return model, cfg
+
+
+def hubert_family_checkpoint(config: str, path: Path, layers: int = 2) -> Path:
+    """``hubert_family_model`` with ``layers`` blocks, saved as the HuBERT task saves it."""
+    model, cfg = hubert_family_model(config, (f"model.encoder_layers={layers}",))
+    return _save(path, cfg, model, num_updates=7)
+
+
 def ctc_checkpoint(pretrained: Path, data: Path, path: Path, blank_weight: float = 0.0) -> Path:
     """A wav2vec_ctc model on ``pretrained``, its dict.ltr.txt written to ``data``."""
     from fairseq import tasks

@@ -108,6 +108,32 @@ def test_prediction_on_new_audio(suite, demo_records):
     assert len(predict(Path(asr.config["checkpoint"]), wavs)) == 2
 
 
+def test_hear_embeddings_are_what_a_trained_probe_reads(suite, demo_records):
+    """``load_model(probe=...)``: the learnt layer weights of a frozen head, on its own
+    upstream, give the representation the head reads (its ``represent``)."""
+    from lebench.downstream import hear
+    from lebench.downstream.run import load
+    from lebench.manifests.audio import load_mono
+
+    _, _, results = suite
+    probe = next(r for r in results if r.task == "gender" and r.upstream == "demo" and r.mode == "frozen")
+    wavs = [load_mono(json.loads(line)["audio"]) for line in open(demo_records)][:3]
+    audio = torch.from_numpy(np.stack([w[:min(map(len, wavs))] for w in wavs]))
+    model = hear.load_model(probe=probe.config["checkpoint"])  # no path: the probe's upstream
+    assert model.upstream.fingerprint() == probe.config["upstream_fingerprint"]
+    assert not torch.allclose(model.featurizer.weights, torch.zeros(3))  # learnt, not the mean
+    embeddings, _ = hear.get_timestamp_embeddings(audio, model)
+    head = load(Path(probe.config["checkpoint"]))[0]
+    with torch.no_grad():
+        expected, _ = head.represent(audio, None, None)
+    assert torch.allclose(embeddings, expected, atol=1e-5)
+    with pytest.raises(UserError, match=r"trained on another upstream than mfb .*pass the one it was trained on"):
+        hear.load_model("mfb", probe=probe.config["checkpoint"])
+    finetuned = next(r for r in results if r.mode == "finetune")
+    with pytest.raises(UserError, match=r"a fine-tuned run.*upstream it exported"):
+        hear.load_model(probe=finetuned.config["checkpoint"])
+
+
 def test_cached_features_equal_on_the_fly_and_a_changed_checkpoint_is_never_served(
         demo_checkpoint, tasks_data, tmp_path):
     ckpt = tmp_path / "up.pt"

@@ -17,12 +17,12 @@ from omegaconf import OmegaConf
 
 from lebench.core.errors import UserError
 from lebench.core.fairseq_command import import_plugin
-from lebench.pretrain.config import resolve
 from lebench.pretrain.hf.verify import read_audio
 from lebench.pretrain.labels import kmeans, mfcc
 from lebench.pretrain.labels.files import check_labels
 from lebench.pretrain.labels.pipeline import LabelJob, make_labels
 from lebench.pretrain.labels.sources import LayerSource, MFCCSource, feature_source
+from tests.checkpoints import hubert_family_model
 
 
 def test_mfcc_is_kaldis_as_kaldi_native_fbank_computes_it():
@@ -127,24 +127,8 @@ def test_label_files_are_checked_against_their_manifest(tmp_path):
 
 def _tiny(name: str, overrides: tuple[str, ...] = ()) -> tuple:
     """A model of config ``name`` (fairseq's task builds it) with 10 clusters, no dropout."""
-    import_plugin()
-    from fairseq.data import Dictionary
-    from fairseq.models.hubert.hubert import HubertConfig, HubertModel  # noqa: F401
-
-    from lebench.pretrain.ils_hubert import IlsHubertConfig, IlsHubertModel
-    cfg, _ = resolve(name, ["task.data=x", "task.label_dir=x", "model.encoder_layers=3",
-                            "model.dropout=0", "model.attention_dropout=0", "model.dropout_input=0",
-                            "model.dropout_features=0", *overrides])
-    labels = Dictionary()
-    for i in range(10):
-        labels.add_symbol(str(i))
-    fields = OmegaConf.to_container(cfg.model, resolve=True)
-    ils = fields.pop("_name") != "hubert"
-    from fairseq.dataclass.utils import merge_with_parent
-    model_cfg = merge_with_parent((IlsHubertConfig if ils else HubertConfig)(), OmegaConf.create(fields))
-    torch.manual_seed(0)
-    model = (IlsHubertModel if ils else HubertModel)(model_cfg, OmegaConf.create({"sample_rate": 16000}), [labels])
-    return model, cfg
+    return hubert_family_model(name, ("model.encoder_layers=3", "model.dropout=0", "model.attention_dropout=0",
+                                      "model.dropout_input=0", "model.dropout_features=0", *overrides))
 
 
 def _step(model, wav, targets, seed=3, run=None):
