@@ -16,3 +16,9 @@ echo "== HuBERT's label pipeline: hours of audio per minute and peak memory, MFC
 $PY bench/label_pipeline.py "$(mktemp -d)" --utterances 50,200
 echo "== pretraining steps on the CPU, wav2vec2, HuBERT and ILS-SSL at demo size (issue 21)"
 $PY bench/pretrain_step.py "$(mktemp -d)" --cpu --updates 12 demo demo-hubert demo-ils-ssl
+echo "== HEAR API: embedding throughput next to the upstream itself, demo and base size (issue 22)"
+demo=runs/demo/pretrain/checkpoint_last.pt  # the checkpoint the demo's probes read, when there is one
+if [ -f $demo ]; then $PY bench/hear_throughput.py "$(mktemp -d)" --demo $demo; else $PY bench/hear_throughput.py "$(mktemp -d)"; fi
+echo "== HEAR's own validator on MFB and the demo's checkpoints, then its evaluation kit on the demo's gender split (issue 22)"
+bash bench/hear_validate.sh
+bash bench/hear_eval.sh
