@@ -115,6 +115,7 @@ def test_bad_input_is_one_line_naming_what_was_passed(tmp_path):
     assert model.upstream.spec == "mfb"
     not_a_model = tmp_path / "notes.pt"
     not_a_model.write_text("not a checkpoint")
+    pretrained = make_model("fairseq-wav2vec2", tmp_path)
     cases = [
         (lambda: hear.load_model(str(tmp_path / "missing.pt")), r"missing.pt does not exist"),
         (lambda: hear.load_model(str(not_a_model)), r"notes.pt: cannot be read as a PyTorch checkpoint"),
@@ -122,6 +123,7 @@ def test_bad_input_is_one_line_naming_what_was_passed(tmp_path):
         (lambda: hear.load_model("mfb", layer=3), r"layer=3: mfb has hidden states 0..0"),
         (lambda: hear.load_model("mfb", layer="last"), r"layer='last': pass a hidden state's index"),
         (lambda: hear.load_model(layer=0, probe=str(not_a_model)), r"pass one of the two"),
+        (lambda: hear.load_model(probe=pretrained), r"wav2vec2.pt: not a downstream head of this toolkit"),
         (lambda: hear.get_scene_embeddings(clips(2, 20_000), model, sample_rate=44_100),
          r"audio at 44100 Hz: mfb takes 16000 Hz"),
         (lambda: hear.get_scene_embeddings(torch.zeros(0, 20_000), model), r"empty batch.*\(0, 20000\)"),
