@@ -129,7 +129,7 @@ def get_timestamp_embeddings(audio: Tensor, model: HearModel,
     centre in milliseconds ``[n, frames]``."""
     embeddings, _ = _embed(audio, model, sample_rate)
     times = model.upstream.frame_centres(embeddings.size(1)) * 1000.0
-    return embeddings, times.to(embeddings.device, torch.float32).expand(embeddings.shape[:2])
+    return embeddings, times.to(embeddings.device, torch.float32).expand(embeddings.shape[:2]).contiguous()
 
 
 def get_scene_embeddings(audio: Tensor, model: HearModel, sample_rate: int | None = None) -> Tensor:
