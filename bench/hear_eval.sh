@@ -10,8 +10,9 @@
 #     MODEL_OPTIONS: load_model's keyword arguments as JSON, e.g. '{"layer": 6}' (default '{}')
 #     GRID=default|fast|faster (heareval's --grid; default: default)
 #
-# Re-runs reuse what is done: embeddings live under the model's fingerprint and the options,
-# heareval skips tasks it finished (.done.embeddings, prediction-done.json).
+# Re-runs reuse what is done: the export and the embeddings live under the split's hash, the
+# model's fingerprint and the options; heareval skips tasks it finished (.done.embeddings,
+# prediction-done.json).
 set -euo pipefail
 model=${1:-runs/demo/pretrain/checkpoint_last.pt}
 [ -e "$model" ] && model=$(realpath "$model")
@@ -19,18 +20,22 @@ options=${2:-"{}"}
 work=$(realpath -m "${3:-/tmp/lebench-hear}")
 source "$(dirname "$0")/hear_env.sh"  # cd's to the repository
 [ -f runs/demo/manifests/speakers/test.gender ] || { echo "error: runs/demo/manifests/speakers not found; run 'make demo' first" >&2; exit 2; }
-task="$work/tasks/lebench-gender"
-[ -f "$task/task_metadata.json" ] || .venv/bin/python bench/hear_task.py runs/demo/manifests/speakers gender "$task"
+# the task and the embeddings are keyed by the split's manifests and labels: a new demo corpus
+# gets a new export, never the last one's clips
+split=runs/demo/manifests/speakers
+data_key=$(cat $split/{train,valid,test}.{tsv,gender} | sha256sum | cut -c1-8)
+tasks="$work/tasks/$data_key"
+[ -f "$tasks/lebench-gender/task_metadata.json" ] || .venv/bin/python bench/hear_task.py $split gender "$tasks/lebench-gender"
 # one folder per model and options: heareval names its folder after the module and a slug of
 # the options alone (the model is not in it, and layer -1 and 1 give the same slug)
 key=$(.venv/bin/python -c 'import hashlib, sys; from lebench.downstream.upstreams.spec import fingerprint_of
 print(fingerprint_of(sys.argv[1])[:12] + "-" + hashlib.sha256(sys.argv[2].encode()).hexdigest()[:8])' "$model" "$options")
-embeddings="$work/embeddings/$key"
+embeddings="$work/embeddings/$data_key-$key"
 echo "== embeddings of $model $options -> $embeddings"
 model_arg=(--model "$model")
 [ "$model" = mfb ] && model_arg=()  # heareval's --model must exist on disk; load_model() is MFB
 "$HV/bin/python" -m heareval.embeddings.runner lebench.downstream.hear "${model_arg[@]}" \
-  --model-options "$options" --tasks-dir "$work/tasks" --embeddings-dir "$embeddings" 2>&1 \
+  --model-options "$options" --tasks-dir "$tasks" --embeddings-dir "$embeddings" 2>&1 \
   | grep -E '^\.\.\.computed|Error' || true
 folder=$(ls -d "$embeddings"/lebench.downstream.hear*/lebench-gender)
 echo "== heareval predictions ($folder)"
