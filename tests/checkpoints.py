@@ -60,8 +60,10 @@ def hubert_family_model(config: str, overrides: tuple[str, ...] = ()) -> tuple:
 
 
 def hubert_family_checkpoint(config: str, path: Path, layers: int = 2) -> Path:
-    """``hubert_family_model`` with ``layers`` blocks, saved as the HuBERT task saves it."""
+    """``hubert_family_model`` with ``layers`` blocks, saved under the stock task's name, as
+    our task saves it."""
     model, cfg = hubert_family_model(config, (f"model.encoder_layers={layers}",))
+    cfg.task._name = "hubert_pretraining"
     return _save(path, cfg, model, num_updates=7)
 
 
