@@ -21,11 +21,10 @@ from pathlib import Path
 import soundfile as sf
 import torch
 from extract_throughput import make_checkpoint
+from upstream_families import SPEECH
 
 from lebench.core.audio import SAMPLE_RATE
 from lebench.downstream import hear
-
-SPEECH = Path(__file__).resolve().parents[1] / "pretrain" / "hf" / "verify.flac"
 
 
 def batch(clips: int, seconds: float) -> torch.Tensor:

@@ -16,9 +16,8 @@ import torch.nn.functional as F
 from lebench.core.errors import UserError
 from lebench.downstream import hear
 from tests.checkpoints import hubert_family_checkpoint, pretraining_checkpoint
-from tests.test_upstream_families import CASES, hf_folder
+from tests.test_upstream_families import CASES, SPEECH, hf_folder
 
-SPEECH = Path(__file__).resolve().parents[1] / "pretrain" / "hf" / "verify.flac"
 HF_BASE = [(t, v, c) for t, v, c in CASES if not v]  # one folder per HuggingFace family
 FAMILIES = ["mfb", "fairseq-wav2vec2", "fairseq-hubert", "fairseq-ils-ssl", *(f"hf-{t}" for t, _, _ in HF_BASE)]
 
