@@ -274,12 +274,13 @@ def _scored(record: dict, predictions: Path) -> Scored:
                   record["upstream_fingerprint"], record["layer_weights"], record["notes"])
 
 
-def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Path,
+def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Path | None,
         seeds: tuple[int, ...] = (1,), lrs: tuple[float, ...] | None = None,
         splits: tuple[str, ...] = SPLITS, cache: Path | None = None,
         overrides: list[str] = (), quiet: bool = False,
         grid_seed: int | None = None) -> list[Result]:
-    """The protocol for one upstream x task; every result lands in ``store`` (once).
+    """The protocol for one upstream x task; every result lands in ``store`` (once), or is
+    only returned when ``store`` is None (the suite appends runs done side by side in order).
 
     The grid trains with ``grid_seed`` (default: the first seed), so the elements of a
     sweep, one seed each, choose the same rate from the same runs."""
@@ -325,7 +326,7 @@ def run(config: str, data: Path, upstream: str, name: str, out: Path, store: Pat
                                       metric=s.column, value=s.value, low=s.low, high=s.high,
                                       seed=seed, utterances=s.items, resampling=s.resampling,
                                       run_key=trained.key, config=protocol))
-    return append_results(store, results)
+    return results if store is None else append_results(store, results)
 
 
 def predict(checkpoint: Path, audio: list[Path]) -> list[str]:

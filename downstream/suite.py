@@ -26,6 +26,8 @@ from lebench.core.audio import SAMPLE_RATE
 from lebench.core.errors import UserError
 from lebench.core.files import write_text_atomic
 from lebench.core.manifest import read_manifest
+from lebench.core.parallel import in_order
+from lebench.downstream.results import append_results
 from lebench.downstream.run import run
 from lebench.downstream.trials import make_trials
 from lebench.manifests.fairseq_manifest import split_records, write_manifests
@@ -125,34 +127,33 @@ AFTER_ASR = ("gender", "emotion")
 
 def run_suite(data_root: Path, upstreams: dict[str, str], out: Path, store: Path,
               tasks: list[str] | None = None, cache: Path | None = None, seeds=(1,),
-              extra_overrides: list[str] = (), quiet: bool = True) -> list:
+              extra_overrides: list[str] = (), quiet: bool = True, jobs: int = 1) -> list:
     """Every task for every upstream (``name -> spec``); MFB cannot be fine-tuned, so its
     ``asr-finetune`` is skipped. The upstreams exported by ``asr-finetune`` then run the
     ``AFTER_ASR`` tasks as ``NAME+asr``. ``extra_overrides`` go to every task (tests shorten
-the schedules with them). Returns the results, also appended to ``store``."""
+    the schedules with them). ``jobs`` runs train side by side; the store gets their results
+    in the same order as one at a time. Returns the results, also appended to ``store``."""
     tasks = tasks or list(DEMO_TASKS)
-    results = []
 
-    def one(task: str, name: str, spec: str) -> list:
+    def one(job: tuple[str, str, str]) -> list:
+        task, name, spec = job
         config, folder, overrides = demo_task(task)
-        done = run(config, Path(data_root) / folder, spec, name, Path(out) / task / name, store,
+        return run(config, Path(data_root) / folder, spec, name, Path(out) / task / name, None,
                    seeds=tuple(seeds), cache=cache, overrides=[*overrides, *extra_overrides],
                    quiet=quiet)
-        results.extend(done)
-        return done
 
-    exported: dict[str, Path] = {}  # upstream name -> its ASR-fine-tuned export (first seed)
-    for task in tasks:
-        if not (Path(data_root) / DEMO_TASKS[task][1]).is_dir():
-            print(f"{task}: skipped, no data folder {Path(data_root) / DEMO_TASKS[task][1]} "
-                  "(ast-es-fr needs the Spanish part of the demo corpus)")
-            continue
-        for name, spec in upstreams.items():
-            if not (task == "asr-finetune" and spec == "mfb"):
-                finetuned = one(task, name, spec)
-                if task == "asr-finetune":
-                    exported[name] = Path(finetuned[0].config["exported_upstream"])
-    for name, upstream in exported.items():
-        for task in (t for t in AFTER_ASR if t in tasks):
-            one(task, f"{name}+asr", str(upstream))
-    return results
+    def run_all(batch: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list]:
+        return {job: append_results(store, done) for job, done in zip(batch, in_order(one, batch, jobs))}
+
+    present = [t for t in tasks if (Path(data_root) / DEMO_TASKS[t][1]).is_dir()]
+    for task in sorted(set(tasks) - set(present)):
+        print(f"{task}: skipped, no data folder {Path(data_root) / DEMO_TASKS[task][1]} "
+              "(ast-es-fr needs the Spanish part of the demo corpus)")
+    first = run_all([(task, name, spec) for task in present for name, spec in upstreams.items()
+                     if not (task == "asr-finetune" and spec == "mfb")])
+    # upstream name -> its ASR-fine-tuned export (first seed)
+    exported = {name: done[0].config["exported_upstream"] for (task, name, _), done in first.items()
+                if task == "asr-finetune"}
+    then = run_all([(task, f"{name}+asr", upstream) for name, upstream in exported.items()
+                    for task in AFTER_ASR if task in tasks])
+    return [r for done in [*first.values(), *then.values()] for r in done]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lebench.cli.values import int_list, name_list, positive_float_list
+from lebench.cli.values import int_list, name_list, positive_float_list, positive_int
+from lebench.core.parallel import MAX_JOBS, default_jobs
 
 # Spelt out: the spec's own HELP would import torch for --help (downstream.upstreams.spec).
 UPSTREAM_HELP = ("fairseq checkpoint (.pt: wav2vec2 or HuBERT, pretrained or CTC, or ILS-SSL), "
@@ -110,6 +111,8 @@ def _suite(sub) -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--tasks", type=name_list, default=[], help="comma-separated subset of the suite's tasks")
     p.add_argument("--no-cache", action="store_true", help="compute frozen features on the fly")
+    p.add_argument("--jobs", type=positive_int, help="trainings side by side (default: one per "
+                   f"core, at most {MAX_JOBS})")
     p.set_defaults(run=run_suite)
 
 
@@ -122,7 +125,7 @@ def run_suite(a) -> None:
     data = prepare_demo_tasks(a.records, a.out / "data", spanish_records=a.es_records)
     store = a.out / "results.jsonl"
     run_suite(data, upstreams, a.out / "runs", store, tasks,
-              cache=None if a.no_cache else a.out / "cache", quiet=True)
+              cache=None if a.no_cache else a.out / "cache", quiet=True, jobs=a.jobs or default_jobs())
     results = read_results(store)
     print(f"test split; {resampling_note(results)}\n\n{to_markdown(*table(results))}", end="")
 

@@ -12,6 +12,7 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lebench.core.errors import UserError
 from lebench.core.paths import CONFIG_DIR, PLUGIN_DIR
 
 _UPDATES = re.compile(r'"num_updates": "(\d+)"')
+_HYDRA, _PLUGIN = threading.Lock(), threading.Lock()  # Hydra composes through one global instance
 
 
 def available_configs(config_dir: Path) -> list[str]:
@@ -48,8 +50,8 @@ def compose_config(kind: str, name: str, overrides: list[str] | tuple[str, ...] 
     from hydra.core.global_hydra import GlobalHydra
 
     config = config_path(kind, name)
-    GlobalHydra.instance().clear()
-    with warnings.catch_warnings():
+    with _HYDRA, warnings.catch_warnings():
+        GlobalHydra.instance().clear()
         warnings.simplefilter("ignore")  # Hydra 1.1's note on schema matching; fairseq relies on it
         logging.getLogger("hydra").setLevel(logging.WARNING)
         hydra_init(name)
@@ -89,7 +91,8 @@ def import_plugin() -> None:
 
     from fairseq.utils import import_user_module
 
-    import_user_module(Namespace(user_dir=str(PLUGIN_DIR)))
+    with _PLUGIN:  # runs side by side import it once
+        import_user_module(Namespace(user_dir=str(PLUGIN_DIR)))
 
 
 def fairseq_hydra_train(kind: str, name: str, overrides: list[str], run_dir: Path,

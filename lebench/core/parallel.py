@@ -1,0 +1,55 @@
+"""Independent runs side by side: the demo and the suite train many small models, each a
+``fairseq-hydra-train`` process that keeps one core busy at best, so on a laptop or a
+2-core CI machine two at a time, one thread each, finish sooner than one at a time with two.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_JOBS = 4  # beyond this the demo's runs wait on each other's data loading, not on cores
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def default_jobs() -> int:
+    """Runs at once on this machine: one per core, at most ``MAX_JOBS``."""
+    return max(1, min(MAX_JOBS, available_cores()))
+
+
+def in_order(fn: Callable[[T], R], items: Iterable[T], jobs: int = 1) -> Iterator[R]:
+    """``fn`` over ``items``, ``jobs`` at a time, results yielded in the items' order (so
+    whatever the caller records from them is the same as a one-at-a-time run's). With more
+    than one job, each gets ``cores // jobs`` threads: torch's in this process and
+    ``OMP_NUM_THREADS`` for the training processes it starts."""
+    items = list(items)
+    if jobs <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    with _threads(max(1, available_cores() // jobs)), ThreadPoolExecutor(jobs) as pool:
+        yield from pool.map(fn, items)
+
+
+@contextmanager
+def _threads(n: int):
+    import torch
+
+    saved_env, saved_torch = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved_torch)
+        if saved_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved_env
