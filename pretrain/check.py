@@ -16,6 +16,7 @@ from lebench.core.errors import UserError
 from lebench.core.fairseq_command import available_configs
 from lebench.pretrain.batch_plan import BatchPlan, plan_batch
 from lebench.pretrain.config import PRETRAIN_DIR, build_on_meta, model_config, resolve
+from lebench.pretrain.fast_path import check_fast_path
 from lebench.pretrain.flops import hubert_train_flops_per_audio_second, train_flops_per_audio_second
 from lebench.pretrain.hardware import KG_CO2_PER_KWH, Hardware, hardware
 from lebench.pretrain.ils_hubert import predict_layers
@@ -112,6 +113,7 @@ def check(name: str, overrides: list[str] | tuple[str, ...] = (), gpus: int | No
     if hw_name == "cpu" and hardware_name is None:
         hw_name = "v100"  # a CPU demo is costed as if it ran on the V100 partition
     hw = hardware(hw_name)
+    check_fast_path(cfg, hw_name)
     gpus = gpus or (int(seed["gpus"]) if seed else 1)
     if cfg.task.get("batch_gpus"):
         plan = plan_batch(cfg.task.batch_gpus, cfg.dataset.max_tokens, gpus)

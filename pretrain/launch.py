@@ -20,6 +20,7 @@ from lebench.core.files import file_sha256, file_stamp, write_text_atomic
 from lebench.core.manifest import check_manifest, read_manifest
 from lebench.manifests.audio import check_model_ready
 from lebench.pretrain.config import resolve
+from lebench.pretrain.fast_path import check_fast_path, this_gpu
 from lebench.pretrain.labels.files import check_labels, read_dictionary_size
 
 
@@ -54,8 +55,10 @@ def pretrain(config: str, data: Path, save_dir: Path, overrides: list[str] = (),
         record = json.loads(done.read_text(encoding="utf-8"))
         if record.get("settings") == settings and record.get("checkpoint") == file_stamp(last):
             return last
+    cfg, groups = resolve(config, [o for o in overrides if not o.startswith("task.label_dir=")])
+    check_fast_path(cfg, groups.get("hardware"), this_gpu() if not cfg.common.cpu else None)
     check_pretraining_data(data, audio=check_audio)
-    _check_labels(config, overrides, data, labels)
+    _check_labels(config, cfg, data, labels)
     fairseq_hydra_train("pretrain", config, [f"task.data={data}", f"checkpoint.save_dir={save_dir}",
                                              *overrides], save_dir, quiet=quiet)
     if not last.is_file():
@@ -64,9 +67,8 @@ def pretrain(config: str, data: Path, save_dir: Path, overrides: list[str] = (),
     return last
 
 
-def _check_labels(config: str, overrides: list[str], data: Path, labels: Path | None) -> None:
+def _check_labels(config: str, cfg, data: Path, labels: Path | None) -> None:
     """A HuBERT-family config's labels match its manifests, its label rate and clusters."""
-    cfg, _ = resolve(config, [o for o in overrides if not o.startswith("task.label_dir=")])
     if cfg.task._name != "lebench_hubert_pretraining":
         if labels is not None:
             raise UserError(f"--labels {labels}: config {config} trains without k-means labels")

@@ -26,15 +26,17 @@ from omegaconf import OmegaConf, open_dict
 
 from fairseq_ext.data import ResilientFileAudioDataset
 from fairseq_ext.data.metadata import metadata_mask
+from fairseq_ext.tasks.fast_path import FastPathConfig, FastPathTask
 from lebench.core.manifest import check_manifest
 from lebench.pretrain.batch_plan import plan_batch
+from lebench.pretrain.fast_path import check_fast_path, this_gpu
 
 logger = logging.getLogger(__name__)
 STOCK_TASK = "audio_pretraining"
 
 
 @dataclass
-class LebenchPretrainingConfig(AudioPretrainingConfig):
+class LebenchPretrainingConfig(AudioPretrainingConfig, FastPathConfig):
     batch_gpus: int = field(default=0, metadata={
         "help": "GPU-steps of max_tokens per update in the recipe: update_freq and max_tokens "
                 "are derived from it for the run's GPU count; 0 uses them as given"})
@@ -46,7 +48,7 @@ class LebenchPretrainingConfig(AudioPretrainingConfig):
 
 
 @register_task("lebench_pretraining", dataclass=LebenchPretrainingConfig)
-class LebenchPretrainingTask(AudioPretrainingTask):
+class LebenchPretrainingTask(FastPathTask, AudioPretrainingTask):
     cfg: LebenchPretrainingConfig
 
     @classmethod
@@ -80,12 +82,13 @@ class LebenchPretrainingTask(AudioPretrainingTask):
 
 
 def plan_run(cfg, stock_task: str, from_checkpoint: bool) -> None:
-    """At the start of a run (not when a checkpoint is loaded): the batch plan of
-    ``cfg.batch_gpus``, and the stock task's name in the config the trainer saves."""
+    """At the start of a run (not when a checkpoint is loaded): the fast path's checks, the
+    batch plan of ``cfg.batch_gpus``, and the stock task's name in the config the trainer saves."""
     # cfg is the ``task`` node of the run's config, which the trainer reads and saves.
     root = cfg._get_root() if OmegaConf.is_config(cfg) else None
     if from_checkpoint or root is None or "optimization" not in root:
         return
+    check_fast_path(root, gpu=None if root.common.get("cpu") else this_gpu())
     with open_dict(root):
         if cfg.batch_gpus:
             _apply_batch_plan(root, cfg.batch_gpus)
