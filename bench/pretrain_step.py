@@ -11,7 +11,7 @@ throughput = audio per update / time per update, from the log lines' timestamps,
 updates after the first two (warm-up). Also the peak of nvidia-smi's memory.used, sampled
 every 100 ms: what the process holds, torch's cache and the CUDA context included. MFU uses
 ``pretrain.flops`` and the peak of ``--hardware`` (``pretrain/hardware.py``). One JSON line
-per config. HuBERT-family configs get random labels of their ``task.clusters`` at their label
+per config, with the loss of the last update. HuBERT-family configs get random labels of their ``task.clusters`` at their label
 rate (speed does not depend on them).
 """
 from __future__ import annotations
@@ -59,14 +59,15 @@ def write_labels(folder: Path, clusters: int, rate: float, files: int = 64, samp
 
 
 def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: int,
-        cpu: bool) -> dict:
+        cpu: bool, tag: str = "") -> dict:
     from lebench.core.fairseq_command import hydra_train_command
     from lebench.pretrain.check import train_flops
     from lebench.pretrain.config import resolve
 
+    fp16 = [] if any(o.startswith("common.fp16=") for o in overrides) else [f"common.fp16={str(not cpu).lower()}"]
     common = [f"task.data={data}", "task.batch_gpus=1", f"optimization.max_update={updates}",
               "common.log_interval=1", "checkpoint.no_save=true", "dataset.disable_validation=true",
-              "dataset.num_workers=2", f"common.cpu={str(cpu).lower()}", f"common.fp16={str(not cpu).lower()}",
+              "dataset.num_workers=2", f"common.cpu={str(cpu).lower()}", *fp16,
               "distributed_training.distributed_world_size=1", "lr_scheduler.warmup_updates=1",
               *overrides]
     cfg, _ = resolve(config, common)
@@ -75,7 +76,7 @@ def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: i
         common.append(f"task.label_dir={labels}")
     crop = min(cfg.task.max_sample_size, CROP)
     flops = train_flops(cfg, crop)
-    log = workdir / f"{config}-{cfg.dataset.max_tokens}.log"
+    log = workdir / f"{config}-{cfg.dataset.max_tokens}{tag}.log"
     cmd = hydra_train_command("pretrain", config, [f"checkpoint.save_dir={workdir / 'ckpt'}", *common], workdir)
     start = time.time()
     smi = None if cpu else subprocess.Popen(
@@ -98,7 +99,7 @@ def run(config: str, overrides: list[str], data: Path, workdir: Path, updates: i
     seconds = sum(float(s["bsz"]) for s in timed) * crop / SAMPLE_RATE
     wall = (timed[-1]["at"] - steps[1]["at"]).total_seconds()
     out.update(audio_s_per_s=round(seconds / wall, 1), s_per_update=round(wall / len(timed), 3),
-               utterances_per_update=float(timed[-1]["bsz"]),
+               utterances_per_update=float(timed[-1]["bsz"]), loss=float(steps[-1]["loss"]),
                train_gflop_per_audio_s=round(flops / 1e9, 1))
     if not cpu:
         import torch
