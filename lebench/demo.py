@@ -84,9 +84,14 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
     models = {"wav2vec2-demo": ("demo", workdir / "pretrain", None),
               **{f"{name}-demo": (f"demo-{name}", workdir / f"pretrain-{name}", labels)
                  for name in ("hubert", "ils-ssl")}}
-    checkpoints = dict(zip(models, in_order(
-        lambda m: str(pretrain(m[0], data / "speakers", m[1], quiet=quiet, overrides=schedule, labels=m[2])),
-        models.values(), jobs)))
+
+    def pretrained(model: tuple[str, Path, Path | None]) -> str:
+        config, save_dir, model_labels = model
+        return str(pretrain(config, data / "speakers", save_dir, quiet=quiet, overrides=schedule,
+                            labels=model_labels))
+
+    # side by side, all three: a third run alone would leave cores idle (on two cores, each gets one)
+    checkpoints = dict(zip(models, in_order(pretrained, models.values(), len(models) if jobs > 1 else 1)))
     checkpoint = Path(checkpoints.pop("wav2vec2-demo"))
 
     _stage(5, "downstream suite on frozen and fine-tuned features", workdir / "downstream")

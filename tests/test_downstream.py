@@ -4,6 +4,7 @@ feature cache, the upstream kinds, the protocol, prediction."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -37,12 +38,13 @@ def tasks_data(demo_records, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def suite(tasks_data, demo_checkpoint, tmp_path_factory):
     """The part-1 suite (every task but the sequence-to-sequence ones, which
-    test_downstream_seq2seq.py runs), short schedules, demo upstream and MFB, with the cache."""
+    test_downstream_seq2seq.py runs), short schedules, demo upstream and MFB, with the cache;
+    two trainings at a time, as the demo runs them (the second run goes one at a time)."""
     out = tmp_path_factory.mktemp("suite")
     store = out / "results.jsonl"
     results = run_suite(tasks_data, {"demo": str(demo_checkpoint), "MFB": "mfb"}, out / "runs",
                         store, tasks=[t for t in DEMO_TASKS if t not in SEQ2SEQ_TASKS],
-                        cache=out / "cache", extra_overrides=SHORT)
+                        cache=out / "cache", extra_overrides=SHORT, jobs=2)
     return out, store, results
 
 
@@ -235,6 +237,7 @@ def test_predictions_hold_the_raw_references(suite, tasks_data):
 
 def test_a_second_run_retrains_nothing_rewrites_nothing_and_appends_nothing(suite, tasks_data,
                                                                            demo_checkpoint):
+    """One at a time after two at a time: the same results in the same order, nothing new."""
     out, store, results = suite
     folders = {Path(r.config["checkpoint"]).parent for r in results}
     before = {p: p.stat().st_mtime_ns for f in folders for p in f.iterdir() if p.is_file()}
@@ -383,3 +386,21 @@ def test_trials_are_balanced_and_deterministic(tasks_data, tmp_path):
         label, a, b = line.split("\t")
         assert (speaker[a] == speaker[b]) == (label == "1") and a != b
     assert 0 < targets and abs(targets - nontargets) <= targets * 0.2
+
+
+def test_runs_side_by_side_come_back_in_order_and_leave_the_threads_as_they_were(monkeypatch):
+    import time
+
+    from lebench.core.parallel import in_order
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    threads = torch.get_num_threads()
+    seen = []
+
+    def job(i: int) -> int:
+        time.sleep(0.05 * (3 - i))  # the first submitted finishes last
+        seen.append(os.environ["OMP_NUM_THREADS"])
+        return i
+
+    assert list(in_order(job, range(4), jobs=2)) == [0, 1, 2, 3]
+    assert seen and set(seen) == {str(max(1, len(os.sched_getaffinity(0)) // 2))}
+    assert os.environ["OMP_NUM_THREADS"] == "7" and torch.get_num_threads() == threads
