@@ -4,6 +4,8 @@
     baseline DIR          serial loop reading each header with soundfile.info, as fairseq's
                           examples/wav2vec/wav2vec_manifest.py does (its walk: glob.iglob)
     ours DIR OUT          `prepare` with the generic reader on 2 workers: records + rejects
+    compare DIR OUT R     baseline and ours alternately, R rounds, each a fresh process under
+                          bench/peak.py: their medians and the median of the rounds' ratios
     codecs DIR N SECONDS  write N 44.1 kHz stereo MP3 and FLAC files of SECONDS each
     normalise DIR OUT W   `prepare` those files (decode, downmix, resample to 16 kHz) on W workers
 
@@ -16,6 +18,9 @@ import glob
 import io
 import json
 import os
+import shutil
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -67,6 +72,28 @@ def ours(root: Path, out: Path, workers: int = 2) -> None:
                       "audio_h": round(s.hours, 2)}))
 
 
+def compare(root: Path, out: Path, rounds: int) -> None:
+    """The machine is shared and its speed moves from minute to minute: the two run side by
+    side, round after round, and the ratio is taken within each round."""
+    def measured(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "bench/peak.py", sys.executable, __file__, *args],
+                              capture_output=True, text=True, check=True)
+        result, peak = json.loads(done.stdout.splitlines()[-1]), json.loads(done.stderr.splitlines()[-1])
+        return {**result, "peak_gib": peak["peak_tree_rss_gib"]}
+
+    runs = []
+    for _ in range(rounds):
+        base = measured("baseline", str(root))
+        shutil.rmtree(out, ignore_errors=True)
+        runs.append((base, measured("ours", str(root), str(out))))
+    median = lambda key, side: statistics.median(r[side][key] for r in runs)  # noqa: E731
+    print(json.dumps({"files": runs[0][1]["files"], "rounds": rounds,
+                      "baseline_files_per_s": median("files_per_s", 0), "ours_files_per_s": median("files_per_s", 1),
+                      "ratio": round(statistics.median(o["files_per_s"] / b["files_per_s"] for b, o in runs), 2),
+                      "ratios": [round(o["files_per_s"] / b["files_per_s"], 2) for b, o in runs],
+                      "ours_peak_gib": max(o["peak_gib"] for _, o in runs)}))
+
+
 def codecs(root: Path, n: int, seconds: float) -> None:
     rate = 44_100
     t = np.arange(int(rate * seconds)) / rate
@@ -100,6 +127,8 @@ if __name__ == "__main__":
         baseline(Path(args[0]))
     elif cmd == "ours":
         ours(Path(args[0]), Path(args[1]))
+    elif cmd == "compare":
+        compare(Path(args[0]), Path(args[1]), int(args[2]))
     elif cmd == "codecs":
         codecs(Path(args[0]), int(args[1]), float(args[2]))
     elif cmd == "normalise":

@@ -6,12 +6,10 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 W=${1:-/tmp/lebench-bench}
 mkdir -p "$W"
-for n in 2000 20000 200000; do
+for n in 20000 200000; do
   [ -d "$W/f$n" ] || $PY bench/prepare_scale.py make "$W/f$n" $n > /dev/null
-  echo "== $n files of 16 kHz mono WAV (1.0-2.0 s): baseline, then lebench prepare (2 workers)"
-  $PY bench/peak.py $PY bench/prepare_scale.py baseline "$W/f$n"
-  rm -rf "$W/o$n"
-  $PY bench/peak.py $PY bench/prepare_scale.py ours "$W/f$n" "$W/o$n"
+  echo "== $n files of 16 kHz mono WAV (1.0-2.0 s): a serial soundfile.info loop and lebench prepare (2 workers), alternately"
+  $PY bench/prepare_scale.py compare "$W/f$n" "$W/o$n" 5
 done
 [ -d "$W/codecs" ] || $PY bench/prepare_scale.py codecs "$W/codecs" 20 30 > /dev/null
 for w in 1 2; do

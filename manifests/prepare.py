@@ -13,8 +13,9 @@ resampled once. A recording longer than ``max_duration`` without a transcript is
 its quietest points (:mod:`manifests.segment`); one with a transcript cannot be cut blindly
 and is rejected.
 
-Streaming: inputs are read, processed and journalled in bounded blocks, so memory does not
-grow with the corpus beyond one id per input. Resumable: a rerun skips every input the
+Streaming: inputs are read, processed and journalled in bounded blocks (at most two in
+flight: the workers process one while the next is read), so memory does not grow with the
+corpus beyond one id per input. Resumable: a rerun skips every input the
 journal lists; WAVs are written atomically; ``utterances.jsonl`` and ``rejects.tsv`` appear
 (atomically) only when the run is complete, and are left as they are when a rerun finds
 the same.
@@ -42,6 +43,7 @@ from lebench.manifests.rejects import Reject, open_rejects, write_reject
 from lebench.manifests.segment import energy_cuts
 
 BLOCK = 8192  # inputs in flight at once: bounds memory whatever the corpus size
+FIRST_BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,21 @@ def prepare(items: Iterable[Utterance | Reject], out_dir: str | Path, *,
             tqdm(desc=f"prepare {out_dir.name}", unit="input", disable=not progress) as bar:
         bar.update(len(done))
         jobs = todo(rejects_file)
-        while block := list(itertools.islice(jobs, BLOCK)):
+        in_flight = None  # the block the workers are on, while the next one is read
+        size = min(FIRST_BLOCK, BLOCK)  # doubling up to BLOCK: the workers start at once
+        while True:
+            block = list(itertools.islice(jobs, size))
+            size = min(BLOCK, 2 * size)
             chunk = max(1, min(64, len(block) // (4 * workers)))  # small blocks: spread them
-            for lines in pool.imap(_process, block, chunksize=chunk):
-                journal.write(lines)
-            journal.flush()
-            bar.update(len(block))
+            submitted = (pool.imap(_process, block, chunksize=chunk), len(block)) if block else None
+            if in_flight is not None:
+                results, n = in_flight
+                journal.writelines(results)
+                journal.flush()
+                bar.update(n)
+            if submitted is None:
+                break
+            in_flight = submitted
         kept_n, seconds = 0, 0.0
         tmp_records = out_dir / ".utterances.jsonl.partial"
         with open(tmp_records, "w", encoding="utf-8") as out:
@@ -185,7 +196,7 @@ def _process(job: tuple[tuple, str, tuple]) -> str:
     kept: list[dict] = []
     rejected: list[Reject] = []
     try:
-        _normalise(utt, os.path.join(out_dir, "audio", utt.corpus, utt.speaker), p, kept, rejected)
+        _normalise(utt, out_dir, p, kept, rejected)
     except AudioError as e:
         rejected.append(Reject(e.path, e.reason, e.kind))
     lines = []
@@ -205,8 +216,10 @@ def _clean(text: str) -> str:
     return " ".join(text.split())  # tabs and newlines would break the journal and rejects.tsv
 
 
-def _normalise(utt: Utterance, folder: str, p: _Params, kept: list[dict],
+def _normalise(utt: Utterance, out_dir: str, p: _Params, kept: list[dict],
                rejected: list[Reject]) -> None:
+    """Into ``out_dir/audio/<corpus>/<speaker>/`` when the audio has to be written; a 16 kHz
+    mono 16-bit WAV is kept where it lies (no path built for it: millions of files)."""
     def keep(wav: np.ndarray | None, target: str, uid: str, duration: float) -> None:
         if not p.min_duration <= duration <= p.max_duration:
             rejected.append(Reject(f"{utt.audio}{_span(utt)}", f"duration {duration:.2f} s outside "
@@ -218,8 +231,11 @@ def _normalise(utt: Utterance, folder: str, p: _Params, kept: list[dict],
         rec.update(id=uid, audio=target, duration=duration, start=None, end=None)
         kept.append(rec)
 
-    target = os.path.join(folder, f"{utt.id}.wav")
+    def written(uid: str) -> str:
+        return os.path.join(out_dir, "audio", utt.corpus, utt.speaker, f"{uid}.wav")
+
     if utt.start is not None:
+        target = written(utt.id)
         if os.path.isfile(target):  # complete by construction (atomic write)
             return keep(None, target, utt.id, probe(target).duration)
         wav = load_mono(utt.audio, SAMPLE_RATE, utt.start, utt.end)
@@ -235,6 +251,7 @@ def _normalise(utt: Utterance, folder: str, p: _Params, kept: list[dict],
     if not cut:
         if info.pcm16_wav and info.sample_rate == SAMPLE_RATE and info.channels == 1:
             return keep(None, utt.audio, utt.id, info.duration)
+        target = written(utt.id)
         if os.path.isfile(target):
             return keep(None, target, utt.id, probe(target).duration)
         wav = load_mono(utt.audio, SAMPLE_RATE)
@@ -247,7 +264,7 @@ def _normalise(utt: Utterance, folder: str, p: _Params, kept: list[dict],
                                    "mostly silence (30 dB under the recording's loud parts)", "silence"))
             continue
         piece = wav[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
-        keep(piece, os.path.join(folder, f"{uid}.wav"), uid, len(piece) / SAMPLE_RATE)
+        keep(piece, written(uid), uid, len(piece) / SAMPLE_RATE)
 
 
 def _span(utt: Utterance) -> str:

@@ -20,7 +20,13 @@ GENDER_CODES = {"m": "M", "male": "M", "h": "M", "homme": "M", "masculin": "M",
 
 
 def audio_files(root: Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> Iterator[Path]:
-    """Audio files under ``root`` in sorted order, hidden files and folders left out.
+    """Audio files under ``root`` in sorted order, hidden files and folders left out."""
+    return map(Path, audio_paths(str(root), suffixes))
+
+
+def audio_paths(root: str, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> Iterator[str]:
+    """``audio_files`` as strings, for the readers of millions of files (a ``Path`` per file
+    costs more than reading its header).
 
     Walks with ``os.scandir`` (file types come from the directory entries, no ``stat`` per
     file) and streams one folder at a time, so millions of files cost no memory.
@@ -33,9 +39,9 @@ def audio_files(root: Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> Itera
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            yield from audio_files(Path(entry.path), suffixes)
+            yield from audio_paths(entry.path, suffixes)
         elif os.path.splitext(entry.name)[1].lower() in suffixes:
-            yield Path(entry.path)
+            yield entry.path
 
 
 def audio_index(root: Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> dict[str, Path]:

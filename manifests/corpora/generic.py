@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from lebench.core.errors import UserError
-from lebench.manifests.corpora.common import audio_files, gender_code
+from lebench.manifests.corpora.common import audio_paths, gender_code
 from lebench.manifests.corpora.corpus import Corpus
 from lebench.manifests.records import Utterance
 from lebench.manifests.rejects import Reject
@@ -40,9 +40,10 @@ def read_generic(corpus_dir: Path, corpus: Corpus) -> Iterator[Utterance | Rejec
                   if (corpus_dir / n).is_file()), None)
     if table is None:
         skip = len(str(corpus_dir)) + 1
-        for path in map(str, audio_files(corpus_dir)):  # string ops: millions of files
-            yield Utterance(id=os.path.splitext(path[skip:])[0].replace(os.sep, "-"), audio=path,
-                            duration=0.0, speaker=os.path.basename(os.path.dirname(path)),
+        for path in audio_paths(str(corpus_dir)):  # string ops: millions of files
+            rel, folder = path[skip:], path[:path.rfind(os.sep)]  # every path has a suffix and a folder
+            yield Utterance(id=rel[:rel.rfind(".")].replace(os.sep, "-"), audio=path,
+                            duration=0.0, speaker=folder[folder.rfind(os.sep) + 1:],
                             gender="U", speech_type=speech_type, corpus=name, licence=licence)
         return
     with open(table, newline="", encoding="utf-8") as f:
