@@ -13,7 +13,7 @@ demo: $(STAMP) system-deps
 # Two workers (CI has two cores), each taking whole test files: module fixtures run once.
 TEST_WORKERS ?= 2
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 bench: $(STAMP) system-deps
 	bash bench/run.sh

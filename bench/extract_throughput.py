@@ -7,12 +7,14 @@ weights (converted with `lebench to-hf`) and the same audio, in the same run.
 Prints seconds of audio per second of wall time for each side; the models are the demo
 size (a demo checkpoint, or a fresh one) and base size (1K-base, randomly initialised:
 speed does not depend on the values). Utterances go one at a time, as both libraries
-require for the base family (its group norm would see the padding of a batch).
+require for the base family (its group norm would see the padding of a batch); the two
+sides alternate, round after round, and each reports its median round.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -34,15 +36,21 @@ def make_checkpoint(config: str, path: Path) -> Path:
     return path
 
 
-def throughput(forward, wavs: list[torch.Tensor], repeats: int) -> float:
-    with torch.no_grad():
-        forward(wavs[0][None])  # warm-up
-        start = time.perf_counter()
-        for _ in range(repeats):
-            for w in wavs:
-                forward(w[None])
-        wall = time.perf_counter() - start
-    return repeats * sum(len(w) for w in wavs) / SAMPLE_RATE / wall
+def throughput(forwards: dict, wavs: list[torch.Tensor], rounds: int) -> dict[str, float]:
+    """Audio seconds per second of each forward: the utterances one at a time, the forwards
+    alternately round after round (this CPU is shared), the median round of each."""
+    times: dict[str, list[float]] = {name: [] for name in forwards}
+    with torch.inference_mode():
+        for forward in forwards.values():
+            forward(wavs[0][None])  # warm-up
+        for _ in range(rounds):
+            for name, forward in forwards.items():
+                start = time.perf_counter()
+                for w in wavs:
+                    forward(w[None])
+                times[name].append(time.perf_counter() - start)
+    audio = sum(len(w) for w in wavs) / SAMPLE_RATE
+    return {name: audio / statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -66,14 +74,14 @@ def main() -> None:
         hf_dir, _ = to_hf(ckpt, args.workdir / f"{name}-hf", target="encoder", verify=False, force=True)
         ours = Wav2Vec2Upstream(ckpt).eval()
         theirs = Wav2Vec2Model.from_pretrained(str(hf_dir)).eval()
-        repeats = 3 if name == "demo" else 1
+        rounds = 5 if name == "demo" else 3
         lengths = lambda w: torch.tensor([w.size(1)])  # noqa: E731
-        ours_speed = throughput(lambda w: ours(w, lengths(w)), wavs, repeats)
-        theirs_speed = throughput(lambda w: theirs(w, output_hidden_states=True), wavs, repeats)
-        print(json.dumps({"model": name, "audio_s": repeats * sum(len(w) for w in wavs) / SAMPLE_RATE,
-                          "ours_audio_s_per_s": round(ours_speed, 1),
-                          "transformers_audio_s_per_s": round(theirs_speed, 1),
-                          "ratio": round(ours_speed / theirs_speed, 3), "threads": args.threads}))
+        speed = throughput({"ours": lambda w: ours(w, lengths(w)),
+                            "transformers": lambda w: theirs(w, output_hidden_states=True)}, wavs, rounds)
+        print(json.dumps({"model": name, "rounds": rounds, "audio_s": sum(len(w) for w in wavs) / SAMPLE_RATE,
+                          "ours_audio_s_per_s": round(speed["ours"], 1),
+                          "transformers_audio_s_per_s": round(speed["transformers"], 1),
+                          "ratio": round(speed["ours"] / speed["transformers"], 3), "threads": args.threads}))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 from lebench.core.errors import UserError
+from lebench.pretrain.check import check
 from lebench.pretrain.config import build_model, model_config, resolve
 from lebench.pretrain.fast_modules import FusedSelfAttention
 from lebench.pretrain.fast_path import check_fast_path, speed_up
@@ -167,5 +168,5 @@ def test_the_commands_refuse_bf16_where_it_cannot_run(demo_manifests, tmp_path):
     assert_one_line_error(lebench("pretrain", "demo", "--data", demo_manifests, "--save-dir", tmp_path / "s",
                                   "task.autocast_bf16=true"), "task.autocast_bf16=true", "common.cpu=true")
     assert not (tmp_path / "s").exists()
-    assert_one_line_error(lebench("check", "1K-base", "task.autocast_bf16=true", "common.fp16=false"),
-                          "hardware=v100", "V100s have no bf16")
+    with pytest.raises(UserError, match="hardware=v100: V100s have no bf16"):
+        check("1K-base", ["task.autocast_bf16=true", "common.fp16=false"])
