@@ -127,12 +127,14 @@ AFTER_ASR = ("gender", "emotion")
 
 def run_suite(data_root: Path, upstreams: dict[str, str], out: Path, store: Path,
               tasks: list[str] | None = None, cache: Path | None = None, seeds=(1,),
-              extra_overrides: list[str] = (), quiet: bool = True, jobs: int = 1) -> list:
-    """Every task for every upstream (``name -> spec``); MFB cannot be fine-tuned, so its
-    ``asr-finetune`` is skipped. The upstreams exported by ``asr-finetune`` then run the
-    ``AFTER_ASR`` tasks as ``NAME+asr``. ``extra_overrides`` go to every task (tests shorten
-    the schedules with them). ``jobs`` runs train side by side; the store gets their results
-    in the same order as one at a time. Returns the results, also appended to ``store``."""
+              extra_overrides: list[str] = (), quiet: bool = True, jobs: int = 1,
+              only: dict[str, tuple[str, ...]] | None = None) -> list:
+    """Every task for every upstream (``name -> spec``), or the tasks ``only`` names for an
+    upstream; MFB cannot be fine-tuned, so its ``asr-finetune`` is skipped. The upstreams
+    exported by ``asr-finetune`` then run the ``AFTER_ASR`` tasks as ``NAME+asr``.
+    ``extra_overrides`` go to every task (tests shorten the schedules with them). ``jobs``
+    runs train side by side; the store gets their results in the same order as one at a time.
+    Returns the results, also appended to ``store``."""
     tasks = tasks or list(DEMO_TASKS)
 
     def one(job: tuple[str, str, str]) -> list:
@@ -149,8 +151,9 @@ def run_suite(data_root: Path, upstreams: dict[str, str], out: Path, store: Path
     for task in sorted(set(tasks) - set(present)):
         print(f"{task}: skipped, no data folder {Path(data_root) / DEMO_TASKS[task][1]} "
               "(ast-es-fr needs the Spanish part of the demo corpus)")
+    only = only or {}
     first = run_all([(task, name, spec) for task in present for name, spec in upstreams.items()
-                     if not (task == "asr-finetune" and spec == "mfb")])
+                     if not (task == "asr-finetune" and spec == "mfb") and task in only.get(name, (task,))])
     # upstream name -> its ASR-fine-tuned export (first seed)
     exported = {name: done[0].config["exported_upstream"] for (task, name, _), done in first.items()
                 if task == "asr-finetune"}

@@ -98,11 +98,8 @@ def run_demo(workdir: Path, corpus_dir: Path, fresh: bool = False, verbose: bool
     store = workdir / "results.jsonl"
     runs, cache = workdir / "downstream" / "runs", workdir / "downstream" / "cache"
     tasks = tasks or list(DEMO_TASKS if full else DEFAULT_TASKS)
-    run_suite(data, {"wav2vec2-demo": str(checkpoint), "MFB": "mfb"}, runs, store, tasks=tasks,
-              cache=cache, quiet=quiet, jobs=jobs)
-    probes = [t for t in tasks if t in FROZEN_PROBES]
-    if probes:
-        run_suite(data, checkpoints, runs, store, tasks=probes, cache=cache, quiet=quiet, jobs=jobs)
+    run_suite(data, {"wav2vec2-demo": str(checkpoint), "MFB": "mfb", **checkpoints}, runs, store, tasks=tasks,
+              cache=cache, quiet=quiet, jobs=jobs, only={name: FROZEN_PROBES for name in checkpoints})
 
     results = read_results(store)
     markdown = to_markdown(*table(results, split="test"))

@@ -39,8 +39,9 @@ class FusedSelfAttention(MultiheadAttention):
         mask = None
         if key_padding_mask is not None:  # True = padding; SDPA's boolean mask: True = attend
             mask = ~key_padding_mask.bool()[:, None, None, :]
+        dropout = self.training or self.dropout_module.apply_during_inference  # as fairseq's
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                             dropout_p=self.dropout_module.p if self.training else 0.0)
+                                             dropout_p=self.dropout_module.p if dropout else 0.0)
         out = out.permute(2, 0, 1, 3).reshape(tgt_len, bsz, dim)
         return self.out_proj(out), None
 
