@@ -404,3 +404,16 @@ def test_runs_side_by_side_come_back_in_order_and_leave_the_threads_as_they_were
     assert list(in_order(job, range(4), jobs=2)) == [0, 1, 2, 3]
     assert seen and set(seen) == {str(max(1, len(os.sched_getaffinity(0)) // 2))}
     assert os.environ["OMP_NUM_THREADS"] == "7" and torch.get_num_threads() == threads
+    started = []
+
+    def failing(i: int) -> int:
+        started.append(i)
+        time.sleep(0.05)
+        if i == 0:
+            raise UserError("run 0 failed")
+        return i
+
+    with pytest.raises(UserError, match="run 0 failed"):
+        list(in_order(failing, range(20), jobs=2))
+    assert len(started) < 20  # the runs not started when it failed never start
+    assert os.environ["OMP_NUM_THREADS"] == "7"

@@ -29,13 +29,18 @@ def in_order(fn: Callable[[T], R], items: Iterable[T], jobs: int = 1) -> Iterato
     """``fn`` over ``items``, ``jobs`` at a time, results yielded in the items' order (so
     whatever the caller records from them is the same as a one-at-a-time run's). With more
     than one job, each gets ``cores // jobs`` threads: torch's in this process and
-    ``OMP_NUM_THREADS`` for the training processes it starts."""
+    ``OMP_NUM_THREADS`` for the training processes it starts. The first error is raised once
+    the runs under way have ended; the others are not started."""
     items = list(items)
     if jobs <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
-    with _threads(max(1, available_cores() // jobs)), ThreadPoolExecutor(jobs) as pool:
-        yield from pool.map(fn, items)
+    with _threads(max(1, available_cores() // jobs)):
+        pool = ThreadPoolExecutor(jobs)
+        try:
+            yield from pool.map(fn, items)
+        finally:  # a failed run or Ctrl-C: the runs not started yet never start
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager
