@@ -4,6 +4,8 @@
     baseline DIR          serial loop reading each header with soundfile.info, as fairseq's
                           examples/wav2vec/wav2vec_manifest.py does (its walk: glob.iglob)
     ours DIR OUT          `prepare` with the generic reader on 2 workers: records + rejects
+    serial DIR            ours' per-file work (reader, header, record, journal line) in one
+                          process without the pool: what one core does
     compare DIR OUT R     baseline and ours alternately, R rounds, each a fresh process under
                           bench/peak.py: their medians and the median of the rounds' ratios
     codecs DIR N SECONDS  write N 44.1 kHz stereo MP3 and FLAC files of SECONDS each
@@ -72,6 +74,19 @@ def ours(root: Path, out: Path, workers: int = 2) -> None:
                       "audio_h": round(s.hours, 2)}))
 
 
+def serial(root: Path) -> None:
+    from dataclasses import astuple
+
+    from lebench.manifests.prepare import _Params, _process
+    params, n, start = astuple(_Params(1.0, 30.0, True)), 0, time.monotonic()
+    for utt in generic().read(root):
+        _process((tuple(utt.__dict__.values()), "/nonexistent", params))
+        n += 1
+    secs = time.monotonic() - start
+    print(json.dumps({"what": "our per-file work in one process", "files": n, "seconds": round(secs, 2),
+                      "files_per_s": round(n / secs)}))
+
+
 def compare(root: Path, out: Path, rounds: int) -> None:
     """The machine is shared and its speed moves from minute to minute: the two run side by
     side, round after round, and the ratio is taken within each round, after a first pass
@@ -129,6 +144,8 @@ if __name__ == "__main__":
         baseline(Path(args[0]))
     elif cmd == "ours":
         ours(Path(args[0]), Path(args[1]))
+    elif cmd == "serial":
+        serial(Path(args[0]))
     elif cmd == "compare":
         compare(Path(args[0]), Path(args[1]), int(args[2]))
     elif cmd == "codecs":
