@@ -23,7 +23,9 @@ from lebench.core.errors import UserError
 from lebench.core.paths import CONFIG_DIR, PLUGIN_DIR
 
 _UPDATES = re.compile(r'"num_updates": "(\d+)"')
-_HYDRA, _PLUGIN = threading.Lock(), threading.Lock()  # Hydra composes through one global instance
+# runs side by side take turns: Hydra composes through one global instance, and fairseq's
+# registries take the plugin's names once
+_HYDRA, _PLUGIN = threading.Lock(), threading.Lock()
 
 
 def available_configs(config_dir: Path) -> list[str]:

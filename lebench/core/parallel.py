@@ -1,6 +1,7 @@
 """Independent runs side by side: the demo and the suite train many small models, each a
-``fairseq-hydra-train`` process that keeps one core busy at best, so on a laptop or a
-2-core CI machine two at a time, one thread each, finish sooner than one at a time with two.
+``fairseq-hydra-train`` process whose threads do not keep the cores busy (issue 22's demo
+used 1.3 of 2 cores on average), so two at a time, one thread each, finish sooner than one at
+a time with two (issue 23's demo: bench/README.md).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_JOBS = 4  # beyond this the demo's runs wait on each other's data loading, not on cores
+MAX_JOBS = 4  # a bound: each run is a process with its own torch, model and data
 
 
 def available_cores() -> int:
