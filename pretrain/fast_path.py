@@ -10,9 +10,9 @@ same parameters and the same loss, computed with fewer kernels and no host round
 - ``task.autocast_bf16``: the model's forward and backward under bf16 autocast, weights and
   optimizer in fp32, no loss scaling: A100 and H100. fp16 (``common.fp16``) stays the V100's.
 
-The conversion is in place and keeps every parameter's name, and the task saves the stock
-model and task names: checkpoints of the fast path load with stock fairseq, and every tool
-of this project reads them as stock checkpoints. Only training is affected; the upstreams
+The conversion (``fast_modules.speed_up``) is in place and keeps every parameter's name,
+and the task saves the stock model and task names: checkpoints of the fast path load with
+stock fairseq, and every tool of this project reads them as stock checkpoints. Only training is affected; the upstreams
 extract through the stock modules.
 """
 from __future__ import annotations
@@ -57,10 +57,3 @@ def this_gpu() -> tuple[str, tuple[int, int]] | None:
     if not torch.cuda.is_available():
         return None
     return torch.cuda.get_device_name(), torch.cuda.get_device_capability()
-
-
-def speed_up(model):
-    """``model`` (a wav2vec2 or HuBERT-family model) converted in place to the fast path."""
-    from lebench.pretrain.fast_modules import speed_up as convert
-
-    return convert(model)

@@ -16,8 +16,8 @@ from omegaconf import OmegaConf
 from lebench.core.errors import UserError
 from lebench.pretrain.check import check
 from lebench.pretrain.config import build_model, model_config, resolve
-from lebench.pretrain.fast_modules import FusedSelfAttention
-from lebench.pretrain.fast_path import check_fast_path, speed_up
+from lebench.pretrain.fast_modules import FusedSelfAttention, speed_up
+from lebench.pretrain.fast_path import check_fast_path
 from lebench.pretrain.hf.verify import read_audio
 from lebench.pretrain.launch import pretrain
 from tests.checkpoints import hubert_family_model

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from fairseq.dataclass import FairseqDataclass
 
-from lebench.pretrain.fast_path import speed_up
+from lebench.pretrain.fast_modules import speed_up
 
 
 @dataclass
