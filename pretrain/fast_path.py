@@ -12,8 +12,8 @@ same parameters and the same loss, computed with fewer kernels and no host round
 
 The conversion (``fast_modules.speed_up``) is in place and keeps every parameter's name,
 and the task saves the stock model and task names: checkpoints of the fast path load with
-stock fairseq, and every tool of this project reads them as stock checkpoints. Only training is affected; the upstreams
-extract through the stock modules.
+stock fairseq, and every tool of this project reads them as stock checkpoints. Only training
+is affected; the upstreams extract through the stock modules.
 """
 from __future__ import annotations
 
