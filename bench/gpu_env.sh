@@ -1,5 +1,8 @@
-# Sourced by the GPU benchmarks: on a GPU machine whose python3 has torch but not fairseq,
-# install the carried wheels (.whl, see bench/README.md) and put them and the project on the path.
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-export PYTHONPATH=/tmp/site:$PWD:$PWD/bench PYTHONUNBUFFERED=1
+# Sourced by the GPU benchmarks, on a machine whose python3 has torch and nothing of this
+# project (no fairseq, no network): the carried wheels (.whl, see bench/README.md) and this
+# checkout laid out as the installed package go to $LEBENCH_SITE, which goes on PYTHONPATH.
+LEBENCH_SITE=${LEBENCH_SITE:-/tmp/site}
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$LEBENCH_SITE" .whl/*.whl
+python3 bench/site_tree.py "$LEBENCH_SITE"
+export PYTHONPATH=$LEBENCH_SITE:$PWD/bench PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,power.limit --format=csv

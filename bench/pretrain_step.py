@@ -31,15 +31,15 @@ from lebench.core.audio import SAMPLE_RATE
 CROP = 250_000  # the recipes' max_sample_size
 
 
-def write_audio(folder: Path, files: int = 64, samples: int = CROP) -> Path:
+def write_audio(folder: Path, files: int = 64, samples: int = CROP, lines: int = 0) -> Path:
+    """``files`` WAVs and manifests listing them over and over, ``lines`` entries (at least ``files``)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     t = np.arange(samples) / SAMPLE_RATE
-    lines = [str(folder)]
     for i in range(files):
         wav = 0.05 * rng.standard_normal(samples) + 0.2 * np.sin(2 * np.pi * (120 + 10 * i) * t)
         sf.write(folder / f"{i:03d}.wav", wav.astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
-        lines.append(f"{i:03d}.wav\t{samples}")
+    lines = [str(folder), *(f"{i % files:03d}.wav\t{samples}" for i in range(max(lines, files)))]
     for split in ("train", "valid"):
         (folder / f"{split}.tsv").write_text("\n".join(lines) + "\n")
     return folder

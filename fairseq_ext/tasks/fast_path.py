@@ -1,9 +1,8 @@
-"""The fast path's two switches on the pretraining tasks (``lebench.pretrain.fast_path``):
-``task.fast`` converts the model the task builds, ``task.autocast_bf16`` runs its steps
-under bf16 autocast. ``plan_run`` checks both before the data or the model is touched."""
+"""The fast path's switches on the pretraining tasks (``lebench.pretrain.fast_path`` says what
+each does): the model the task builds is converted in place, and ``plan_run`` checks the
+switches before the data or the model is touched."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -17,9 +16,15 @@ class FastPathConfig(FairseqDataclass):
     fast: bool = field(default=False, metadata={
         "help": "fused self-attention (one in-projection, scaled_dot_product_attention) and "
                 "wav2vec2 negatives drawn on the model's device; same parameters and loss"})
-    autocast_bf16: bool = field(default=False, metadata={
-        "help": "forward and backward under bf16 autocast, fp32 weights (A100, H100); "
-                "with common.fp16=false"})
+    fp32_pos_conv: bool = field(default=False, metadata={
+        "help": "the positional convolution in fp32 under fp16/bf16 (as NVIDIA's wav2vec2)"})
+    channels_last_cnn: bool = field(default=False, metadata={
+        "help": "the CNN feature encoder time-major (no layout transposes), its norms in the "
+                "activations' precision"})
+    cudnn_benchmark: bool = field(default=False, metadata={
+        "help": "cuDNN picks the fastest algorithm per input shape (torch.backends.cudnn.benchmark)"})
+    compile: bool = field(default=False, metadata={
+        "help": "torch.compile every encoder block and the CNN feature encoder"})
 
 
 class FastPathTask:
@@ -27,17 +32,13 @@ class FastPathTask:
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)
-        return speed_up(model) if self.cfg.get("fast") else model
-
-    def train_step(self, *args, **kwargs):
-        with self._precision():
-            return super().train_step(*args, **kwargs)
-
-    def valid_step(self, *args, **kwargs):
-        with self._precision():
-            return super().valid_step(*args, **kwargs)
-
-    def _precision(self):
-        if self.cfg.get("autocast_bf16"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
+        task = self.cfg
+        speed_up(model, fused_attention=task.get("fast", False), fp32_pos_conv=task.get("fp32_pos_conv", False),
+                 channels_last_cnn=task.get("channels_last_cnn", False))
+        if task.get("compile"):
+            for layer in model.encoder.layers:
+                layer.compile()
+            model.feature_extractor.compile()
+        if task.get("cudnn_benchmark"):
+            torch.backends.cudnn.benchmark = True
+        return model

@@ -21,6 +21,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.hubert_pretraining import HubertPretrainingConfig, HubertPretrainingTask
 
 from fairseq_ext.tasks.fast_path import FastPathConfig, FastPathTask
+from fairseq_ext.tasks.health import HealthConfig, HealthTask
 from fairseq_ext.tasks.pretraining import plan_run
 from lebench.core.errors import UserError
 from lebench.core.manifest import check_manifest
@@ -30,7 +31,7 @@ STOCK_TASK = "hubert_pretraining"
 
 
 @dataclass
-class LebenchHubertPretrainingConfig(HubertPretrainingConfig, FastPathConfig):
+class LebenchHubertPretrainingConfig(HubertPretrainingConfig, FastPathConfig, HealthConfig):
     batch_gpus: int = field(default=0, metadata={
         "help": "GPU-steps of max_tokens per update in the recipe: update_freq and max_tokens "
                 "are derived from it for the run's GPU count; 0 uses them as given"})
@@ -44,7 +45,7 @@ class LebenchHubertPretrainingConfig(HubertPretrainingConfig, FastPathConfig):
 
 
 @register_task("lebench_hubert_pretraining", dataclass=LebenchHubertPretrainingConfig)
-class LebenchHubertPretrainingTask(FastPathTask, HubertPretrainingTask):
+class LebenchHubertPretrainingTask(HealthTask, FastPathTask, HubertPretrainingTask):
     cfg: LebenchHubertPretrainingConfig
 
     @classmethod

@@ -27,6 +27,7 @@ from omegaconf import OmegaConf, open_dict
 from fairseq_ext.data import ResilientFileAudioDataset
 from fairseq_ext.data.metadata import metadata_mask
 from fairseq_ext.tasks.fast_path import FastPathConfig, FastPathTask
+from fairseq_ext.tasks.health import HealthConfig, HealthTask
 from lebench.core.manifest import check_manifest
 from lebench.pretrain.batch_plan import plan_batch
 from lebench.pretrain.fast_path import check_fast_path, this_gpu
@@ -36,7 +37,7 @@ STOCK_TASK = "audio_pretraining"
 
 
 @dataclass
-class LebenchPretrainingConfig(AudioPretrainingConfig, FastPathConfig):
+class LebenchPretrainingConfig(AudioPretrainingConfig, FastPathConfig, HealthConfig):
     batch_gpus: int = field(default=0, metadata={
         "help": "GPU-steps of max_tokens per update in the recipe: update_freq and max_tokens "
                 "are derived from it for the run's GPU count; 0 uses them as given"})
@@ -48,7 +49,7 @@ class LebenchPretrainingConfig(AudioPretrainingConfig, FastPathConfig):
 
 
 @register_task("lebench_pretraining", dataclass=LebenchPretrainingConfig)
-class LebenchPretrainingTask(FastPathTask, AudioPretrainingTask):
+class LebenchPretrainingTask(HealthTask, FastPathTask, AudioPretrainingTask):
     cfg: LebenchPretrainingConfig
 
     @classmethod
