@@ -98,12 +98,16 @@ def build_fp16_optimizer(cls, cfg, params, **kwargs):
     """``FP16Optimizer.build_optimizer``; under bf16 on a GPU, flat master weights as under fp16."""
     common = cfg.common
     if (getattr(common, "bf16", False) and not getattr(common, "tpu", False)
-            and not getattr(common, "fp16_no_flatten_grads", False) and params and params[0].is_cuda):
+            and not getattr(common, "fp16_no_flatten_grads", False) and _on_gpu(params)):
         fp32_params = cls.build_fp32_params(cfg.optimizer, params, flatten=True)
         fp32_optimizer = optim.build_optimizer(cfg.optimizer, [fp32_params])
         if fp32_optimizer.supports_flat_params:
             return cls(cfg, params, fp32_optimizer, fp32_params, **kwargs)
     return _build_fp16_optimizer(cls, cfg, params, **kwargs)
+
+
+def _on_gpu(params) -> bool:
+    return bool(params) and params[0].is_cuda  # fairseq keys flat master weights by CUDA device
 
 
 _train_step = Trainer.train_step
@@ -114,7 +118,7 @@ def train_step(self, samples, raise_oom=False):
     try:
         return _train_step(self, samples, raise_oom)
     except FloatingPointError as e:
-        cause = str(e).splitlines()[0] if str(e) else "non-finite values"
+        cause = str(e).split(". ")[0].splitlines()[0] if str(e) else "non-finite values"  # not fairseq's advice
         kind = "scale" if "loss scale" in cause else "loss"
         raise stopped(self.get_num_updates() + 1, cause, kind, self.cfg.checkpoint.save_dir) from None
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from lebench.core.errors import UserError
 
 FIXES = {
-    "loss": "lower optimization.lr or set optimization.clip_norm, and resume from it",
+    "loss": "lower optimization.lr or set optimization.clip_norm",
     "scale": "lower optimization.lr or set optimization.clip_norm (or train in bf16 on A100/H100: "
-             "common.bf16=true common.fp16=false), and resume from it",
+             "common.bf16=true common.fp16=false)",
     "codebook": "raise the diversity weight (criterion.loss_weights' first value) or the temperature's "
-                "floor (model.latent_temp), and resume from it; task.min_code_perplexity=0 turns this check off",
+                "floor (model.latent_temp)",
 }
 
 
@@ -59,24 +59,26 @@ def check_logging_output(update: int, logging_output: dict, watch: CodebookWatch
     perplexity = logging_output.get("code_perplexity")
     if watch is not None and perplexity is not None and watch.collapsed(update, float(perplexity)):
         raise stopped(update, f"the codebook collapsed: code_perplexity {float(perplexity):.2f} under "
-                              f"task.min_code_perplexity={watch.minimum:g} for {watch.patience} updates "
-                              f"(since update {watch.low_since})", "codebook", save_dir)
+                              f"task.min_code_perplexity={watch.minimum:g} (0 turns the check off) for "
+                              f"{watch.patience} updates (since update {watch.low_since})", "codebook", save_dir)
 
 
 def stopped(update: int, cause: str, kind: str, save_dir: str | Path | None) -> TrainingStopped:
-    return TrainingStopped(f"training stopped at update {update}: {cause}; {last_good_checkpoint(save_dir)}; "
-                           f"{FIXES[kind]}")
+    where, resumable = last_good_checkpoint(save_dir)
+    then = "and resume from it" if resumable else "and start again"
+    return TrainingStopped(f"training stopped at update {update}: {cause}; {where}; {FIXES[kind]}, {then}")
 
 
-def last_good_checkpoint(save_dir: str | Path | None) -> str:
-    """Where to resume from: ``checkpoint_last.pt`` and its update count, read without
-    loading the weights (checkpoints are written before the step that failed)."""
+def last_good_checkpoint(save_dir: str | Path | None) -> tuple[str, bool]:
+    """Where to resume from, and whether there is one: ``checkpoint_last.pt`` and its update
+    count, read without loading the weights (checkpoints are written before the step that
+    failed)."""
     from lebench.core.checkpoint import load_checkpoint, num_updates
 
     last = Path(save_dir) / "checkpoint_last.pt" if save_dir else None
     if last is None or not last.is_file():
-        return f"no checkpoint was saved yet in {save_dir}"
+        return f"no checkpoint was saved yet in {save_dir}", False
     try:
-        return f"last good checkpoint {last} (update {num_updates(load_checkpoint(last, mmap=True))})"
+        return f"last good checkpoint {last} (update {num_updates(load_checkpoint(last, mmap=True))})", True
     except UserError as e:
-        return f"{last} cannot be read ({e})"
+        return f"{last} cannot be read ({e})", False

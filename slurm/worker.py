@@ -14,6 +14,8 @@
 - at ``SIGUSR1`` (Slurm's ``--signal``, ahead of the time limit) or ``SIGTERM`` (preemption,
   cancellation), all ranks agree at the next update boundary, save a checkpoint, and stop.
   The exit status tells the job script what to do: ``REQUEUE`` after ``SIGUSR1``;
+- a run that can no longer learn (``lebench.pretrain.health``) ends with its one line and
+  ``STOPPED``, which the job script does not requeue;
 - when it stops, prints a digest of its parameters: in data-parallel training every rank
   must hold the same ones, and the job log shows that they do.
 
@@ -44,6 +46,7 @@ from lebench.core.checkpoint import is_complete  # noqa: E402
 
 REQUEUE = 75       # EX_TEMPFAIL: stopped ahead of the time limit, checkpoint saved, run again
 TERMINATED = 143   # 128 + SIGTERM: stopped with a checkpoint; Slurm requeues preempted jobs itself
+STOPPED = 3        # the run stopped itself (lebench.pretrain.health): not requeued
 logger = logging.getLogger("lebench.slurm.worker")
 
 
@@ -175,10 +178,17 @@ def main(argv: list[str]) -> int:
     import_plugin()  # fairseq_fixes before training
     from fairseq_cli.hydra_train import cli_main
 
+    from lebench.pretrain.health import TrainingStopped
+
     sys.argv = ["fairseq-hydra-train", *hydra_train_args(config, overrides, save_dir / "hydra" / f"rank{rank}")]
     print(f"slurm.worker rank {rank}: restart {os.environ.get('SLURM_RESTART_COUNT', '0')}, "
           f"{' '.join(overrides) or 'no overrides'}", flush=True)
-    cli_main()
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises instead of exiting: the stop is caught here
+    try:
+        cli_main()
+    except TrainingStopped as e:
+        print(f"slurm.worker rank {rank}: {e}", file=sys.stderr, flush=True)
+        return STOPPED
     if stop.stopped_at is None:
         return 0
     return REQUEUE if stop.requeue else TERMINATED

@@ -1,7 +1,7 @@
 """``slurm/`` against a real Slurm: a private one-node cluster (``tests/slurm_cluster.py``).
 
 Real jobs: a demo pretraining cut by its time limit's signal and requeued until it ends, a
-2-process (gloo) pretraining compared with one process, a sweep array with a failing
+2-process (gloo) pretraining compared with one process, a pretraining that stops itself, a sweep array with a failing
 element, status, and the resubmission of that element alone; an element cancelled while it
 runs; a controller that does not answer. Scripts and bad requests are checked too; nothing
 is submitted for those.
@@ -141,6 +141,23 @@ def test_two_processes_train_like_one_with_the_same_effective_batch(
     assert abs(final["val_loss"] - reference["val_loss"]) < 0.1, (final, reference)
     print(f"2 processes: valid loss {final['val_loss']:.3f}, 1 process {reference['val_loss']:.3f}",
           file=sys.stderr)
+
+
+def test_a_run_that_stops_itself_ends_in_one_line_and_is_not_requeued(
+        cluster, profile, demo_manifests, tmp_path, capsys):
+    """A collapsed codebook (a floor no codebook reaches) at update 2: the worker prints the
+    stop's line and exits STOPPED, which the job script does not requeue."""
+    save = tmp_path / "run"
+    assert main(["slurm", "pretrain", "demo", "--data", str(demo_manifests), "--save-dir", str(save),
+                 "--profile", str(profile), "--time", "10:00", "optimization.max_update=50",
+                 "checkpoint.save_interval_updates=1", "task.min_code_perplexity=1000",
+                 "task.code_perplexity_patience=2"]) == 0
+    job = submitted(capsys)
+    wait_for(job)
+    log = (save / "slurm" / f"{job}.out").read_text()
+    line = "slurm.worker rank 0: training stopped at update 2: the codebook collapsed"
+    assert line in log and "requeueing" not in log and "restart 1" not in log, log[-3000:]
+    assert f"last good checkpoint {save / 'checkpoint_last.pt'} (update 1)" in log
 
 
 def write_sweep(path: Path, data: Path, seeds=(1, 2, 3), upstream: str = "mfb",

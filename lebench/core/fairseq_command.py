@@ -23,6 +23,7 @@ from lebench.core.errors import UserError
 from lebench.core.paths import CONFIG_DIR, PLUGIN_DIR
 
 _UPDATES = re.compile(r'"num_updates": "(\d+)"')
+_STOPPED = "TrainingStopped: "  # how the traceback of lebench.pretrain.health's stop ends
 # runs side by side take turns: Hydra composes through one global instance, and fairseq's
 # registries take the plugin's names once
 _HYDRA, _PLUGIN = threading.Lock(), threading.Lock()
@@ -122,6 +123,9 @@ def fairseq_hydra_train(kind: str, name: str, overrides: list[str], run_dir: Pat
             elif "effective batch" in line:  # the batch plan the task chose (batch_plan.py)
                 bar.write(line.rstrip().split("] - ")[-1])
         if proc.wait() != 0:
+            stop = next((l for l in reversed(last) if _STOPPED in l), None)
+            if stop is not None:  # the run stopped itself (lebench.pretrain.health): its own line
+                raise UserError(f"{stop.split(_STOPPED, 1)[1].strip()} (full log: {log})")
             reason = next((l for l in reversed(last) if "Error" in l or "error" in l), last[-1] if last else "")
             raise UserError(f"fairseq-hydra-train failed (exit {proc.returncode}): {reason.strip()}; "
                             f"full log: {log}")
