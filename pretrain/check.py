@@ -116,7 +116,7 @@ def check(name: str, overrides: list[str] | tuple[str, ...] = (), gpus: int | No
     check_fast_path(cfg, hw_name)
     gpus = gpus or (int(seed["gpus"]) if seed else 1)
     if cfg.task.get("batch_gpus"):
-        plan = plan_batch(cfg.task.batch_gpus, cfg.dataset.max_tokens, gpus)
+        plan = plan_batch(cfg.task.batch_gpus, cfg.dataset.max_tokens, gpus, cfg.task.get("step_batches", 1))
     else:
         plan = BatchPlan(0, cfg.dataset.max_tokens, gpus, cfg.optimization.update_freq[0],
                          cfg.dataset.max_tokens)

@@ -49,7 +49,8 @@ def freeze_config(name: str, data: Path, save_dir: Path, overrides: list[str],
 
 def batch_comment(cfg, world_size: int) -> str:
     if cfg.task.get("batch_gpus"):
-        return plan_batch(cfg.task.batch_gpus, cfg.dataset.max_tokens, world_size).describe()
+        return plan_batch(cfg.task.batch_gpus, cfg.dataset.max_tokens, world_size,
+                          cfg.task.get("step_batches", 1)).describe()
     return (f"batch: {world_size} process(es) x update_freq {cfg.optimization.update_freq[0]} x "
             f"max_tokens {cfg.dataset.max_tokens:,} (no task.batch_gpus: not adapted to the GPU count)")
 

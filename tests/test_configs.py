@@ -101,6 +101,18 @@ def test_batch_plan_keeps_the_effective_batch(gpus, update_freq, max_tokens):
     assert plan.max_tokens <= 1_400_000
 
 
+@pytest.mark.parametrize("gpus, step_batches, update_freq, max_tokens", [
+    (1, 3, 22, 4_072_727), (1, 4, 16, 5_600_000), (8, 3, 3, 3_733_333),  # fewer, bigger steps
+    (64, 3, 1, 1_400_000), (128, 2, 1, 700_000),                          # no room: as without
+])
+def test_several_recipe_steps_per_forward_keep_the_samples_per_update(gpus, step_batches, update_freq, max_tokens):
+    plan = plan_batch(64, 1_400_000, gpus, step_batches)
+    assert (plan.update_freq, plan.max_tokens) == (update_freq, max_tokens)
+    assert abs(plan.seconds - 64 * 1_400_000 / 16_000) < gpus * update_freq / 16_000
+    assert plan.max_tokens <= step_batches * 1_400_000
+    assert ("up to 3 of them per forward" in plan.describe()) == (step_batches == 3)
+
+
 def test_energy_formula_reproduces_the_seed_energy_table():
     """From each row's own GPU-hours (its time x GPUs): the three LeBenchmark 2.0 rows within
     1%, 7K-large at -10%; the six other older rows imply 0.167 or 0.195 kWh per V100-hour

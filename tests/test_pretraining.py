@@ -91,15 +91,18 @@ def test_continue_refuses_what_it_cannot_continue(tmp_path):
         size_of(tmp_path / "weights.pt")
 
 
-def test_batch_plan_in_a_run(demo_manifests, tmp_path):
-    """batch_gpus=4 on one CPU process: 4 accumulated steps per update, said in the log."""
+@pytest.mark.parametrize("step_batches, update_freq, max_tokens", [(1, 4, "192,000"), (2, 2, "384,000")])
+def test_batch_plan_in_a_run(demo_manifests, tmp_path, step_batches, update_freq, max_tokens):
+    """batch_gpus=4 on one CPU process: 4 accumulated steps per update, or 2 steps of two of
+    the recipe's each (task.step_batches=2), said in the log."""
     pretrain("demo", demo_manifests, tmp_path, ["task.batch_gpus=4", "optimization.max_update=2",
-                                                "common.log_interval=1"], check_audio=False, quiet=True)
+                                                "common.log_interval=1", f"task.step_batches={step_batches}"],
+             check_audio=False, quiet=True)
     log = (tmp_path / "train.log").read_text()
-    assert "this run: 1 GPU(s) x update_freq 4 x max_tokens 192,000" in log
+    assert f"this run: 1 GPU(s) x update_freq {update_freq} x max_tokens {max_tokens}" in log
     state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
-    assert state["cfg"]["optimization"]["update_freq"] == [4]
-    assert int(train_steps(tmp_path)[0]["bsz"]) > 4  # 4 steps of 4 crops each
+    assert state["cfg"]["optimization"]["update_freq"] == [update_freq]
+    assert int(train_steps(tmp_path)[0]["bsz"]) > 4  # 4 recipe steps of 4 crops or more each
 
 
 def test_metadata_filter_keeps_one_gender(demo_manifests, tmp_path):

@@ -22,7 +22,7 @@ from fairseq.tasks.hubert_pretraining import HubertPretrainingConfig, HubertPret
 
 from fairseq_ext.tasks.fast_path import FastPathConfig, FastPathTask
 from fairseq_ext.tasks.health import HealthConfig, HealthTask
-from fairseq_ext.tasks.pretraining import plan_run
+from fairseq_ext.tasks.pretraining import BatchPlanConfig, plan_run
 from lebench.core.errors import UserError
 from lebench.core.manifest import check_manifest
 from lebench.pretrain.labels.files import check_labels, read_dictionary_size
@@ -31,10 +31,7 @@ STOCK_TASK = "hubert_pretraining"
 
 
 @dataclass
-class LebenchHubertPretrainingConfig(HubertPretrainingConfig, FastPathConfig, HealthConfig):
-    batch_gpus: int = field(default=0, metadata={
-        "help": "GPU-steps of max_tokens per update in the recipe: update_freq and max_tokens "
-                "are derived from it for the run's GPU count; 0 uses them as given"})
+class LebenchHubertPretrainingConfig(HubertPretrainingConfig, BatchPlanConfig, FastPathConfig, HealthConfig):
     composition: Optional[str] = field(default=None, metadata={
         "help": "the configs/corpora composition task.data was composed from (informative)"})
     clusters: int = field(default=0, metadata={

@@ -4,7 +4,8 @@
   (``ResilientFileAudioDataset``) instead of ending the run.
 - ``batch_gpus`` makes the effective batch a property of the config: at start-up the task
   sets ``optimization.update_freq`` and ``dataset.max_tokens`` for the GPUs the run has
-  (``lebench.pretrain.batch_plan``) and logs what it chose.
+  (``lebench.pretrain.batch_plan``) and logs what it chose; ``step_batches`` puts several of
+  the recipe's GPU-steps through one forward, the same samples per update.
 - ``keep`` trains on a metadata subset (one gender, one speech type) of composed manifests,
   read from the ``<split>.meta.tsv`` files ``lebench compose`` writes.
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from fairseq.data.text_compressor import TextCompressionLevel
+from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import register_task
 from fairseq.tasks.audio_pretraining import AudioPretrainingConfig, AudioPretrainingTask
 from omegaconf import OmegaConf, open_dict
@@ -37,10 +39,17 @@ STOCK_TASK = "audio_pretraining"
 
 
 @dataclass
-class LebenchPretrainingConfig(AudioPretrainingConfig, FastPathConfig, HealthConfig):
+class BatchPlanConfig(FairseqDataclass):
     batch_gpus: int = field(default=0, metadata={
         "help": "GPU-steps of max_tokens per update in the recipe: update_freq and max_tokens "
                 "are derived from it for the run's GPU count; 0 uses them as given"})
+    step_batches: int = field(default=1, metadata={
+        "help": "up to this many of the recipe's GPU-steps through one forward (GPUs with the "
+                "memory for it): same samples per update, fewer and bigger steps"})
+
+
+@dataclass
+class LebenchPretrainingConfig(AudioPretrainingConfig, BatchPlanConfig, FastPathConfig, HealthConfig):
     composition: Optional[str] = field(default=None, metadata={
         "help": "the configs/corpora composition task.data was composed from (informative)"})
     keep: Optional[str] = field(default=None, metadata={
@@ -92,14 +101,14 @@ def plan_run(cfg, stock_task: str, from_checkpoint: bool) -> None:
     check_fast_path(root, gpu=None if root.common.get("cpu") else this_gpu())
     with open_dict(root):
         if cfg.batch_gpus:
-            _apply_batch_plan(root, cfg.batch_gpus)
+            _apply_batch_plan(root, cfg.batch_gpus, cfg.get("step_batches", 1))
         root.task._name = stock_task
 
 
-def _apply_batch_plan(root, batch_gpus: int) -> None:
+def _apply_batch_plan(root, batch_gpus: int, step_batches: int) -> None:
     # GPUs, or CPU processes under Slurm (``slurm/worker.py``); hardware/cpu.yaml sets 1
     plan = plan_batch(batch_gpus, root.dataset.max_tokens,
-                      root.distributed_training.distributed_world_size)
+                      root.distributed_training.distributed_world_size, step_batches)
     root.optimization.update_freq = [plan.update_freq]
     root.dataset.max_tokens = plan.max_tokens
     if root.dataset.get("max_tokens_valid") is not None:
