@@ -57,9 +57,10 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory) -> Path:
-    """The generic profile as a user copies it; the signal comes 90 s ahead of the limit."""
+    """The generic profile as a user copies it; the signal comes 110 s ahead of the limit: 10
+    to 40 s into a 2-minute job (slurmctld checks time limits every 30 s)."""
     raw = yaml.safe_load((Path(__file__).parents[1] / "configs/slurm/generic.yaml").read_text())
-    raw["signal_seconds"] = 90
+    raw["signal_seconds"] = 110
     path = tmp_path_factory.mktemp("profile") / "test-cluster.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -87,6 +88,11 @@ def checkpoint_state(path: Path) -> dict:
             "val_loss": state["extra_state"]["val_loss"]}
 
 
+# Long enough to outlast the signal whatever the machine's speed: 300 updates train for about
+# 45 s on 2 idle cores, after about 10 s of start-up (100 updates ended before the signal once).
+LONG = ["optimization.max_update=300", *RUN[1:]]
+
+
 @pytest.fixture(scope="module")
 def reference(demo_manifests, tmp_path_factory) -> dict:
     """The same run, uninterrupted, in one process, without Slurm."""
@@ -94,29 +100,35 @@ def reference(demo_manifests, tmp_path_factory) -> dict:
     return checkpoint_state(pretrain("demo", demo_manifests, out, RUN, check_audio=False, quiet=True))
 
 
+@pytest.fixture(scope="module")
+def reference_long(demo_manifests, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("reference-long")
+    return checkpoint_state(pretrain("demo", demo_manifests, out, LONG, check_audio=False, quiet=True))
+
+
 def test_pretraining_requeued_at_its_time_limit_ends_like_an_uninterrupted_run(
-        cluster, profile, demo_manifests, reference, tmp_path, capsys):
+        cluster, profile, demo_manifests, reference_long, tmp_path, capsys):
     save = tmp_path / "run"
     assert main(["slurm", "pretrain", "demo", "--data", str(demo_manifests), "--save-dir", str(save),
-                 "--profile", str(profile), "--time", "2:00", *RUN]) == 0
+                 "--profile", str(profile), "--time", "2:00", *LONG]) == 0
     job = submitted(capsys)
     wait_for(job)
     log = (save / "slurm" / f"{job}.out").read_text()
     cuts = log.count("requeueing")
     assert cuts >= 1, log[-3000:]
     assert len(re.findall(r"SIGUSR1: checkpoint saved at update \d+", log)) == cuts
-    assert f"restart {cuts}" in log and "Stopping training due to num_updates: 100" in log
+    assert f"restart {cuts}" in log and "Stopping training due to num_updates: 300" in log
     final = checkpoint_state(save / "checkpoint_last.pt")
-    assert final["updates"] == reference["updates"] == 100
-    assert final["iterator"]["epoch"] == reference["iterator"]["epoch"]
-    assert final["iterator"]["iterations_in_epoch"] == reference["iterator"]["iterations_in_epoch"]
+    assert final["updates"] == reference_long["updates"] == 300
+    assert final["iterator"]["epoch"] == reference_long["iterator"]["epoch"]
+    assert final["iterator"]["iterations_in_epoch"] == reference_long["iterator"]["iterations_in_epoch"]
     # Each allocation starts where the previous stopped: the logged update counts only rise.
     logged = [int(n) for n in re.findall(r'"num_updates": "(\d+)"', log)]
     assert logged == sorted(logged) and len(logged) == len(set(logged))
     # The masks after a resume differ (numpy's generator is not checkpointed): a tolerance.
-    assert abs(final["val_loss"] - reference["val_loss"]) < 0.1, (final, reference)
+    assert abs(final["val_loss"] - reference_long["val_loss"]) < 0.1, (final, reference_long)
     print(f"requeued {cuts} times; valid loss {final['val_loss']:.3f}, "
-          f"uninterrupted {reference['val_loss']:.3f}", file=sys.stderr)
+          f"uninterrupted {reference_long['val_loss']:.3f}", file=sys.stderr)
 
 
 def test_two_processes_train_like_one_with_the_same_effective_batch(
