@@ -36,6 +36,15 @@ def speed_up(model: nn.Module, *, fused_attention: bool = True, fp32_pos_conv: b
     return model
 
 
+def compile_blocks(model: nn.Module) -> nn.Module:
+    """``torch.compile`` in place on every encoder block and on the CNN feature encoder: the
+    parameters keep their names (``nn.Module.compile`` wraps ``forward``, not the module)."""
+    for layer in model.encoder.layers:
+        layer.compile()
+    model.feature_extractor.compile()
+    return model
+
+
 class FusedSelfAttention(MultiheadAttention):
     """fairseq's self-attention with its own parameters, one in-projection and PyTorch's
     fused attention kernel; anything but plain self-attention goes the stock way."""

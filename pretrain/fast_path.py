@@ -1,8 +1,7 @@
 """The fast pretraining path: the same models, the same parameters and the same loss, computed
 with fewer kernels, fewer copies and no host round trips. Each switch is a key of the
 pretraining tasks, off in the family configs (fairseq's behaviour) and measured on a GPU by
-``bench/fast_path.sh`` (bench/README.md has the figures and which switches the A100/H100
-hardware profiles turn on):
+``bench/fast_path.sh`` (bench/README.md has the figures):
 
 - ``task.fast``: every encoder block's self-attention projects queries, keys and values in
   one matrix product and calls PyTorch's fused ``scaled_dot_product_attention``; wav2vec2's

@@ -21,7 +21,8 @@ from omegaconf import OmegaConf, open_dict
 from lebench.core.errors import UserError
 from lebench.pretrain.check import check
 from lebench.pretrain.config import build_model, model_config, resolve
-from lebench.pretrain.fast_modules import ChannelsLastFeatureExtractor, Fp32Conv1d, FusedSelfAttention, speed_up
+from lebench.pretrain.fast_modules import (ChannelsLastFeatureExtractor, Fp32Conv1d, FusedSelfAttention,
+                                           compile_blocks, speed_up)
 from lebench.pretrain.fast_path import check_fast_path
 from lebench.pretrain.hf.verify import read_audio
 from lebench.pretrain.launch import pretrain
@@ -117,6 +118,24 @@ def test_hubert_family_fast_path_gives_the_stock_loss_and_gradients(config):
     sample = {"id": torch.arange(2), "target_list": [targets],
               "net_input": {"source": source, "padding_mask": padding}}
     _same_training_step(lambda: _hubert(config), criterion, sample)
+
+
+def test_compiled_blocks_give_the_eager_loss_and_gradients():
+    """task.compile on top of every switch (the demo layout, fp32 on the CPU): torch.compile's
+    kernels against the same modules run eagerly."""
+    from fairseq.criterions.wav2vec_criterion import Wav2vecCriterion
+
+    source, padding = _batch()
+    criterion = Wav2vecCriterion(None, infonce=True, loss_weights=[0.1, 10])
+    sample = {"id": torch.arange(2), "net_input": {"source": source, "padding_mask": padding}}
+    eager = speed_up(_wav2vec2("demo"), **ALL_SWITCHES)
+    compiled = compile_blocks(speed_up(_wav2vec2("demo"), **ALL_SWITCHES))
+    assert [n for n, _ in compiled.named_parameters()] == [n for n, _ in eager.named_parameters()]
+    loss, grads = _loss_and_grads(eager, criterion, sample)
+    compiled_loss, compiled_grads = _loss_and_grads(compiled, criterion, sample)
+    assert compiled_loss == pytest.approx(loss, rel=LOSS_RTOL)
+    for name, grad in grads.items():
+        torch.testing.assert_close(compiled_grads[name], grad, atol=GRAD_ATOL, rtol=GRAD_RTOL, msg=name)
 
 
 def test_fused_attention_applies_dropout_in_training_only():

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from fairseq.dataclass import FairseqDataclass
 
-from lebench.pretrain.fast_modules import speed_up
+from lebench.pretrain.fast_modules import compile_blocks, speed_up
 
 
 @dataclass
@@ -36,9 +36,7 @@ class FastPathTask:
         speed_up(model, fused_attention=task.get("fast", False), fp32_pos_conv=task.get("fp32_pos_conv", False),
                  channels_last_cnn=task.get("channels_last_cnn", False))
         if task.get("compile"):
-            for layer in model.encoder.layers:
-                layer.compile()
-            model.feature_extractor.compile()
+            compile_blocks(model)
         if task.get("cudnn_benchmark"):
             torch.backends.cudnn.benchmark = True
         return model
